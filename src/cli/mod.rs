@@ -1,0 +1,112 @@
+//! Front end: the command line. `transform` runs request items through a destination,
+//! `check` validates spec folders. Thin: parsing flags, reading and writing, rendering
+//! diagnostics with source excerpts.
+
+mod render;
+mod transform;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use eventmap::Mappings;
+
+#[derive(Parser)]
+#[command(
+    name = "eventmap",
+    version,
+    about = "Declarative event mapping: RudderStack events -> destination requests"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Transform processor request items (a JSON array, or NDJSON) into response items.
+    Transform(transform::Args),
+    /// Load and compile destination specs, reporting every problem.
+    Check {
+        /// Only this destination (default: all).
+        #[arg(long)]
+        destination: Option<String>,
+        #[arg(long)]
+        mappings: Option<PathBuf>,
+    },
+    /// List the destinations a mappings folder has.
+    List {
+        #[arg(long)]
+        mappings: Option<PathBuf>,
+    },
+}
+
+/// `--mappings`, else `$EVENTMAP_MAPPINGS`, else `./mappings`, else the embedded copy.
+pub fn resolve_mappings(flag: Option<PathBuf>) -> Mappings {
+    if let Some(p) = flag {
+        return Mappings::Dir(p);
+    }
+    if let Some(p) = std::env::var_os("EVENTMAP_MAPPINGS").filter(|p| !p.is_empty()) {
+        return Mappings::Dir(PathBuf::from(p));
+    }
+    let local = PathBuf::from("mappings");
+    if local.is_dir() {
+        return Mappings::Dir(local);
+    }
+    Mappings::Embedded
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Transform(args) => transform::run(args),
+        Command::Check {
+            destination,
+            mappings,
+        } => check(destination, mappings),
+        Command::List { mappings } => {
+            for d in resolve_mappings(mappings).destinations() {
+                println!("{d}");
+            }
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("eventmap: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(destination: Option<String>, mappings: Option<PathBuf>) -> anyhow::Result<()> {
+    let mappings = resolve_mappings(mappings);
+    let names = match destination {
+        Some(d) => vec![d],
+        None => mappings.destinations(),
+    };
+    let mut bad = 0;
+    for name in &names {
+        match eventmap::Engine::load(&mappings, name) {
+            Ok(Some(e)) => println!(
+                "{}: ok ({} message types, spec hash {})",
+                e.plan.name,
+                e.plan.flows.len(),
+                e.plan.spec_hash
+            ),
+            Ok(None) => {
+                bad += 1;
+                eprintln!("{}", render::unknown_destination(&mappings, name));
+            }
+            Err(diags) => {
+                bad += 1;
+                eprint!("{}", render::diagnostics(&mappings, &diags));
+            }
+        }
+    }
+    if bad > 0 {
+        anyhow::bail!("{bad} destination(s) failed to load");
+    }
+    Ok(())
+}

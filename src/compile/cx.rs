@@ -1,0 +1,301 @@
+//! Compile stage: the compiler's context. It collects every diagnostic (it never stops at the
+//! first), knows the names the spec set defines (aliases, tables, lists, field groups,
+//! procedures) and the variables in scope, and offers the node-reading helpers the construct
+//! compilers share.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use handlebars::Handlebars;
+use serde_json::{Map, Value};
+
+use crate::diag::{Code, Diagnostic, suggest};
+use crate::plan::{Field, Msg, Origin, Path};
+use crate::spec::node::{Kind, Node};
+
+/// A named piece of spec defined in one file and used from another.
+#[derive(Clone)]
+pub struct Named<'s> {
+    pub file: Arc<str>,
+    pub node: &'s Node,
+    pub spec_path: String,
+}
+
+pub struct Cx<'s> {
+    pub diags: Vec<Diagnostic>,
+    pub file: Arc<str>,
+    pub aliases: HashMap<String, Vec<Path>>,
+    pub tables: HashMap<String, Arc<Map<String, Value>>>,
+    pub lists: HashMap<String, Arc<[String]>>,
+    pub field_groups: HashMap<String, Vec<Field>>,
+    pub procedures: HashMap<String, Named<'s>>,
+    /// Procedures being inlined, to refuse recursion.
+    pub calling: Vec<String>,
+    /// Variables in scope: name -> slot.
+    pub scope: Vec<(String, usize)>,
+    pub slot_names: Vec<String>,
+    pub templates: Handlebars<'static>,
+}
+
+impl<'s> Cx<'s> {
+    pub fn new() -> Self {
+        let mut templates = Handlebars::new();
+        templates.set_strict_mode(true);
+        templates.register_escape_fn(handlebars::no_escape);
+        Cx {
+            diags: Vec::new(),
+            file: Arc::from(""),
+            aliases: HashMap::new(),
+            tables: HashMap::new(),
+            lists: HashMap::new(),
+            field_groups: HashMap::new(),
+            procedures: HashMap::new(),
+            calling: Vec::new(),
+            scope: Vec::new(),
+            slot_names: Vec::new(),
+            templates,
+        }
+    }
+
+    pub fn origin(&self, node: &Node, path: &str) -> Origin {
+        Origin {
+            file: self.file.clone(),
+            pos: node.pos,
+            spec_path: Arc::from(path),
+        }
+    }
+
+    pub fn err(&mut self, code: Code, node: &Node, path: &str, message: impl Into<String>) {
+        self.err_hint(code, node, path, message, None);
+    }
+
+    pub fn err_hint(
+        &mut self,
+        code: Code,
+        node: &Node,
+        path: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.diags.push(Diagnostic {
+            code,
+            file: self.file.to_string(),
+            pos: node.pos,
+            spec_path: path.to_owned(),
+            message: message.into(),
+            hint,
+        });
+    }
+
+    /// Checks that `node` is a mapping whose keys are all in `allowed`; reports each unknown
+    /// key with a suggestion. Returns the entries when it is a mapping.
+    pub fn mapping(
+        &mut self,
+        node: &'s Node,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<&'s [(Node, Node)]> {
+        let Some(entries) = node.as_map() else {
+            self.err(
+                Code::WrongType,
+                node,
+                path,
+                format!("expected a mapping, found {}", node.describe()),
+            );
+            return None;
+        };
+        let mut seen: Vec<&str> = Vec::new();
+        for (k, _) in entries {
+            let Some(key) = k.as_str() else {
+                self.err(
+                    Code::WrongType,
+                    k,
+                    path,
+                    format!("expected a string key, found {}", k.describe()),
+                );
+                continue;
+            };
+            if seen.contains(&key) {
+                self.err(
+                    Code::Duplicate,
+                    k,
+                    &join(path, key),
+                    format!("key `{key}` is given twice"),
+                );
+            }
+            seen.push(key);
+            if !allowed.contains(&key) {
+                let hint = suggest(key, allowed.iter().copied())
+                    .or_else(|| Some(format!("expected one of: {}", allowed.join(", "))));
+                self.err_hint(
+                    Code::UnknownKey,
+                    k,
+                    &join(path, key),
+                    format!("unknown key `{key}`"),
+                    hint,
+                );
+            }
+        }
+        Some(entries)
+    }
+
+    /// The value under `key`, reporting it missing.
+    pub fn required(&mut self, node: &'s Node, path: &str, key: &str) -> Option<&'s Node> {
+        let v = node.get(key);
+        if v.is_none() {
+            self.err(Code::MissingKey, node, path, format!("missing key `{key}`"));
+        }
+        v
+    }
+
+    pub fn string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.kind {
+            Kind::Str(s) => Some(s.clone()),
+            _ => {
+                self.err(
+                    Code::WrongType,
+                    node,
+                    path,
+                    format!("expected a string, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
+        match &node.kind {
+            Kind::Bool(b) => Some(*b),
+            _ => {
+                self.err(
+                    Code::WrongType,
+                    node,
+                    path,
+                    format!("expected true or false, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn seq(&mut self, node: &'s Node, path: &str) -> Option<&'s [Node]> {
+        match &node.kind {
+            Kind::Seq(s) => Some(s),
+            _ => {
+                self.err(
+                    Code::WrongType,
+                    node,
+                    path,
+                    format!("expected a list, found {}", node.describe()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A message: text, or a handlebars template when it holds `{{`.
+    pub fn msg(&mut self, node: &Node, path: &str) -> Option<Msg> {
+        let text = self.string(node, path)?;
+        self.msg_text(&text, node, path)
+    }
+
+    pub fn msg_text(&mut self, text: &str, node: &Node, path: &str) -> Option<Msg> {
+        if !text.contains("{{") {
+            return Some(Msg::Text(text.to_owned()));
+        }
+        let name = format!("t{}", self.templates.get_templates().len());
+        match self.templates.register_template_string(&name, text) {
+            Ok(()) => Some(Msg::Template {
+                name,
+                source: text.to_owned(),
+            }),
+            Err(e) => {
+                let reason = e.to_string();
+                self.err(
+                    Code::BadTemplate,
+                    node,
+                    path,
+                    format!("template does not compile: {reason}"),
+                );
+                None
+            }
+        }
+    }
+
+    /// Declares a variable (or reuses its slot) and returns the slot.
+    pub fn declare(&mut self, name: &str) -> usize {
+        if let Some((_, slot)) = self.scope.iter().rev().find(|(n, _)| n == name) {
+            return *slot;
+        }
+        let slot = self.slot_names.len();
+        self.slot_names.push(name.to_owned());
+        self.scope.push((name.to_owned(), slot));
+        slot
+    }
+
+    pub fn lookup_var(&self, name: &str) -> Option<usize> {
+        self.scope
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+    }
+
+    /// A list by name, or an inline list of strings (entries `{include: name}` splice a list).
+    pub fn string_list(&mut self, node: &'s Node, path: &str) -> Option<Arc<[String]>> {
+        if let Some(name) = node.as_str() {
+            return match self.lists.get(name) {
+                Some(l) => Some(l.clone()),
+                None => {
+                    let hint = suggest(name, self.lists.keys().map(String::as_str));
+                    self.err_hint(
+                        Code::UnknownTable,
+                        node,
+                        path,
+                        format!("unknown list `{name}`"),
+                        hint,
+                    );
+                    None
+                }
+            };
+        }
+        let items = self.seq(node, path)?;
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            match &item.kind {
+                Kind::Str(s) => out.push(s.clone()),
+                Kind::Map(_) => {
+                    self.mapping(item, &p, &["include"]);
+                    if let Some(inc) = self.required(item, &p, "include")
+                        && let Some(l) = self.string_list(inc, &join(&p, "include"))
+                    {
+                        out.extend(l.iter().cloned());
+                    }
+                }
+                _ => self.err(
+                    Code::WrongType,
+                    item,
+                    &p,
+                    format!("expected a string, found {}", item.describe()),
+                ),
+            }
+        }
+        Some(out.into())
+    }
+}
+
+impl Default for Cx<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `parent.key` for spec paths.
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}

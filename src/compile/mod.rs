@@ -1,0 +1,722 @@
+//! Compile stage: a destination's spec files -> a [`Plan`]. Every file is read, every section
+//! checked, every name resolved, and every problem in every file reported together; an
+//! invalid spec set never yields a plan.
+
+mod cx;
+mod expr;
+mod ops;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::diag::{Code, Diagnostic, Diagnostics, suggest};
+use crate::plan::{ConfigCheck, Flow, Msg, Plan, Request, Root, TypeRule};
+use crate::spec::node::{Kind, Node};
+use crate::spec::{self, Mappings, Source};
+pub use cx::join;
+use cx::{Cx, Named};
+use ops::ERROR_TYPES;
+
+const SECTIONS: &[&str] = &[
+    "destination",
+    "description",
+    "workflow",
+    "stat_tags",
+    "dynamic_config",
+    "message_type",
+    "config",
+    "request",
+    "aliases",
+    "tables",
+    "lists",
+    "fields",
+    "procedures",
+    "flow",
+    "steps",
+];
+
+/// Loads and compiles one destination from a mappings source.
+pub fn load_destination(mappings: &Mappings, name: &str) -> Result<Option<Plan>, Diagnostics> {
+    match mappings.sources(name) {
+        Ok(Some((name, sources))) => compile(&name, &sources).map(Some),
+        Ok(None) => Ok(None),
+        Err(d) => Err(Diagnostics(vec![d])),
+    }
+}
+
+/// Compiles a destination's spec files.
+pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
+    let mut diags = Vec::new();
+    let mut docs: Vec<(Arc<str>, Node)> = Vec::new();
+    for s in sources {
+        match spec::load(s) {
+            Ok(n) => docs.push((Arc::from(s.name.as_str()), n)),
+            Err(d) => diags.push(d),
+        }
+    }
+    let mut cx = Cx::new();
+    cx.diags = diags;
+
+    // Pass 1: section shapes and the names that other sections use.
+    for (file, doc) in &docs {
+        cx.file = file.clone();
+        if matches!(doc.kind, Kind::Null) {
+            continue;
+        }
+        cx.mapping(doc, "", SECTIONS);
+    }
+    for (file, doc) in &docs {
+        cx.file = file.clone();
+        if let Some(n) = doc.get("lists") {
+            define_lists(&mut cx, n);
+        }
+        if let Some(n) = doc.get("tables") {
+            define_tables(&mut cx, n);
+        }
+        if let Some(n) = doc.get("aliases") {
+            define_aliases(&mut cx, n);
+        }
+        if let Some(n) = doc.get("procedures")
+            && let Some(entries) = cx.mapping(n, "procedures", &[])
+        {
+            cx.diags.retain(|d| {
+                !(d.code == Code::UnknownKey && d.spec_path.starts_with("procedures."))
+            });
+            for (k, v) in entries {
+                let pname = k.scalar_text();
+                if cx.procedures.contains_key(&pname) {
+                    cx.err(
+                        Code::Duplicate,
+                        k,
+                        &join("procedures", &pname),
+                        format!("procedure `{pname}` is defined twice"),
+                    );
+                }
+                cx.procedures.insert(
+                    pname.clone(),
+                    Named {
+                        file: file.clone(),
+                        node: v,
+                        spec_path: join("procedures", &pname),
+                    },
+                );
+            }
+        }
+    }
+    for (file, doc) in &docs {
+        cx.file = file.clone();
+        if let Some(n) = doc.get("fields") {
+            let Some(entries) = n.as_map() else {
+                cx.err(
+                    Code::WrongType,
+                    n,
+                    "fields",
+                    format!(
+                        "expected a mapping of group name -> fields, found {}",
+                        n.describe()
+                    ),
+                );
+                continue;
+            };
+            for (k, v) in entries {
+                let gname = k.scalar_text();
+                let fields = cx.fields(v, &join("fields", &gname));
+                if cx.field_groups.insert(gname.clone(), fields).is_some() {
+                    cx.err(
+                        Code::Duplicate,
+                        k,
+                        &join("fields", &gname),
+                        format!("field group `{gname}` is defined twice"),
+                    );
+                }
+            }
+        }
+    }
+
+    // Pass 2: the destination section.
+    let dest_docs: Vec<&(Arc<str>, Node)> = docs
+        .iter()
+        .filter(|(_, d)| d.get("destination").is_some())
+        .collect();
+    let header = match dest_docs.as_slice() {
+        [one] => {
+            cx.file = one.0.clone();
+            destination(&mut cx, &one.1)
+        }
+        [] => {
+            cx.diags.push(Diagnostic {
+                code: Code::MissingFile,
+                file: format!("{name}/destination.yaml"),
+                pos: Default::default(),
+                spec_path: String::new(),
+                message: "no file declares `destination:`".into(),
+                hint: Some("a destination folder needs a destination.yaml with `destination`, `message_type` and `request`".into()),
+            });
+            None
+        }
+        [_, second, ..] => {
+            cx.file = second.0.clone();
+            cx.err(
+                Code::Duplicate,
+                &second.1,
+                "destination",
+                "`destination:` is declared in more than one file",
+            );
+            None
+        }
+    };
+
+    // Pass 3: one flow per supported message type.
+    let mut flows: HashMap<String, Flow> = HashMap::new();
+    let mut flow_nodes: HashMap<String, (Arc<str>, &Node)> = HashMap::new();
+    for (file, doc) in &docs {
+        cx.file = file.clone();
+        let (flow, steps) = (doc.get("flow"), doc.get("steps"));
+        match (flow, steps) {
+            (Some(f), Some(s)) => {
+                let Some(t) = cx.string(f, "flow") else {
+                    continue;
+                };
+                if flows.contains_key(&t) {
+                    cx.err(
+                        Code::Duplicate,
+                        f,
+                        "flow",
+                        format!("a flow for `{t}` is defined in another file too"),
+                    );
+                    continue;
+                }
+                cx.scope.clear();
+                cx.slot_names.clear();
+                let steps = cx.steps(s, "steps");
+                flows.insert(
+                    t.clone(),
+                    Flow {
+                        steps,
+                        slots: cx.slot_names.len(),
+                        var_names: cx.slot_names.clone(),
+                    },
+                );
+                flow_nodes.insert(t, (file.clone(), f));
+            }
+            (Some(f), None) => cx.err(Code::MissingKey, f, "flow", "a flow needs `steps`"),
+            (None, Some(s)) => cx.err(
+                Code::MissingKey,
+                s,
+                "steps",
+                "`steps` belong to a flow: add `flow: <message type>`",
+            ),
+            (None, None) => {}
+        }
+    }
+    if let Some((ref rule, _, _, _, _, _, _, ref type_node, ref type_file)) = header {
+        for t in &rule.supported {
+            if !flows.contains_key(t) {
+                cx.file = type_file.clone();
+                cx.err(
+                    Code::FlowMismatch,
+                    type_node,
+                    "message_type.supported",
+                    format!("message type `{t}` is supported but no file has `flow: {t}`"),
+                );
+            }
+        }
+        for (t, (file, node)) in &flow_nodes {
+            if !rule.supported.contains(t) {
+                cx.file = file.clone();
+                let hint = suggest(t, rule.supported.iter().map(String::as_str)).or_else(|| {
+                    Some("add it to `message_type.supported` in destination.yaml".into())
+                });
+                cx.err_hint(
+                    Code::FlowMismatch,
+                    node,
+                    "flow",
+                    format!("flow `{t}` is for a message type that is not supported"),
+                    hint,
+                );
+            }
+        }
+    }
+
+    if !cx.diags.is_empty() {
+        return Err(Diagnostics(std::mem::take(&mut cx.diags)));
+    }
+    let Some((
+        message_type,
+        workflow,
+        stat_tags,
+        dynamic_config,
+        config_checks,
+        secrets,
+        request,
+        _,
+        _,
+    )) = header
+    else {
+        return Err(Diagnostics(cx.diags));
+    };
+    Ok(Plan {
+        name: name.to_owned(),
+        workflow,
+        stat_tags,
+        dynamic_config,
+        message_type,
+        config_checks,
+        secrets,
+        flows,
+        request,
+        templates: cx.templates,
+        spec_hash: spec_hash(sources),
+    })
+}
+
+/// A stable hash (FNV-1a) of a spec set's file names and texts.
+pub fn spec_hash(sources: &[Source]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for s in sources {
+        for b in s.name.bytes().chain([0]).chain(s.text.bytes()).chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+fn define_lists(cx: &mut Cx<'_>, node: &Node) {
+    let Some(entries) = node.as_map() else {
+        cx.err(
+            Code::WrongType,
+            node,
+            "lists",
+            format!(
+                "expected a mapping of list name -> strings, found {}",
+                node.describe()
+            ),
+        );
+        return;
+    };
+    for (k, v) in entries {
+        let lname = k.scalar_text();
+        let p = join("lists", &lname);
+        // SAFETY of lifetimes: lists are read from nodes that live as long as the compile.
+        if let Some(l) = string_list_static(cx, v, &p)
+            && cx.lists.insert(lname.clone(), l).is_some()
+        {
+            cx.err(
+                Code::Duplicate,
+                k,
+                &p,
+                format!("list `{lname}` is defined twice"),
+            );
+        }
+    }
+}
+
+fn string_list_static(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Arc<[String]>> {
+    let items = node.as_seq().or_else(|| {
+        cx.err(
+            Code::WrongType,
+            node,
+            path,
+            format!("expected a list, found {}", node.describe()),
+        );
+        None
+    })?;
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        match (&item.kind, item.get("include")) {
+            (Kind::Str(s), _) => out.push(s.clone()),
+            (Kind::Map(m), Some(inc)) if m.len() == 1 => {
+                let Some(name) = inc.as_str() else {
+                    cx.err(
+                        Code::WrongType,
+                        inc,
+                        &join(&p, "include"),
+                        "expected a list name",
+                    );
+                    continue;
+                };
+                match cx.lists.get(name) {
+                    Some(l) => out.extend(l.iter().cloned()),
+                    None => {
+                        let hint = suggest(name, cx.lists.keys().map(String::as_str))
+                            .or_else(|| Some("a list can include lists defined before it".into()));
+                        cx.err_hint(
+                            Code::UnknownTable,
+                            inc,
+                            &join(&p, "include"),
+                            format!("unknown list `{name}`"),
+                            hint,
+                        );
+                    }
+                }
+            }
+            _ => cx.err(
+                Code::WrongType,
+                item,
+                &p,
+                format!(
+                    "expected a string or {{include: list}}, found {}",
+                    item.describe()
+                ),
+            ),
+        }
+    }
+    Some(out.into())
+}
+
+fn define_tables(cx: &mut Cx<'_>, node: &Node) {
+    let Some(entries) = node.as_map() else {
+        cx.err(
+            Code::WrongType,
+            node,
+            "tables",
+            format!(
+                "expected a mapping of table name -> mapping, found {}",
+                node.describe()
+            ),
+        );
+        return;
+    };
+    for (k, v) in entries {
+        let tname = k.scalar_text();
+        let p = join("tables", &tname);
+        let Value::Object(map) = v.to_json() else {
+            cx.err(
+                Code::WrongType,
+                v,
+                &p,
+                format!("expected a mapping of key -> value, found {}", v.describe()),
+            );
+            continue;
+        };
+        if cx.tables.insert(tname.clone(), Arc::new(map)).is_some() {
+            cx.err(
+                Code::Duplicate,
+                k,
+                &p,
+                format!("table `{tname}` is defined twice"),
+            );
+        }
+    }
+}
+
+fn define_aliases(cx: &mut Cx<'_>, node: &Node) {
+    let Some(entries) = node.as_map() else {
+        cx.err(
+            Code::WrongType,
+            node,
+            "aliases",
+            format!(
+                "expected a mapping of alias -> message paths, found {}",
+                node.describe()
+            ),
+        );
+        return;
+    };
+    for (k, v) in entries {
+        let aname = k.scalar_text();
+        let p = join("aliases", &aname);
+        let items: Vec<&Node> = match &v.kind {
+            Kind::Seq(s) => s.iter().collect(),
+            Kind::Str(_) => vec![v],
+            _ => {
+                cx.err(
+                    Code::WrongType,
+                    v,
+                    &p,
+                    format!("expected a list of message paths, found {}", v.describe()),
+                );
+                continue;
+            }
+        };
+        let mut paths = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let ip = format!("{p}[{i}]");
+            if let Some(text) = cx.string(item, &ip)
+                && let Some(path) = cx.rooted(Root::Message, &text, &text, item, &ip)
+            {
+                paths.push(path);
+            }
+        }
+        if cx.aliases.insert(aname.clone(), paths).is_some() {
+            cx.err(
+                Code::Duplicate,
+                k,
+                &p,
+                format!("alias `{aname}` is defined twice"),
+            );
+        }
+    }
+}
+
+type Header = (
+    TypeRule,
+    String,
+    Vec<(String, Value)>,
+    bool,
+    Vec<ConfigCheck>,
+    Vec<String>,
+    Request,
+    Node,
+    Arc<str>,
+);
+
+fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
+    let workflow = match doc.get("workflow") {
+        Some(n) => cx.string(n, "workflow"),
+        None => Some("workflow".into()),
+    };
+    let mut stat_tags = Vec::new();
+    if let Some(n) = doc.get("stat_tags") {
+        match n.as_map() {
+            Some(entries) => {
+                for (k, v) in entries {
+                    stat_tags.push((k.scalar_text(), v.to_json()));
+                }
+            }
+            None => cx.err(
+                Code::WrongType,
+                n,
+                "stat_tags",
+                format!("expected a mapping, found {}", n.describe()),
+            ),
+        }
+    }
+    let dynamic_config = match doc.get("dynamic_config") {
+        Some(n) => cx.boolean(n, "dynamic_config"),
+        None => Some(false),
+    };
+
+    // message_type
+    let mt = cx.required(doc, "", "message_type");
+    let rule = mt.and_then(|mt| {
+        let p = "message_type";
+        cx.mapping(
+            mt,
+            p,
+            &[
+                "path",
+                "lowercase",
+                "step",
+                "check_step",
+                "missing",
+                "not_string",
+                "unsupported",
+                "supported",
+            ],
+        );
+        let path = cx.required(mt, p, "path").and_then(|n| {
+            let text = cx.string(n, &join(p, "path"))?;
+            let path = cx.path(&text, n, &join(p, "path"))?;
+            if path.root != Root::Message {
+                cx.err(
+                    Code::BadPath,
+                    n,
+                    &join(p, "path"),
+                    "the message type is read from the message: start the path with `message.`",
+                );
+                return None;
+            }
+            Some(path)
+        });
+        let lowercase = mt
+            .get("lowercase")
+            .map_or(Some(false), |n| cx.boolean(n, &join(p, "lowercase")));
+        let step = mt.get("step").map_or(Some("messageType".into()), |n| {
+            cx.string(n, &join(p, "step"))
+        });
+        let check_step = mt
+            .get("check_step")
+            .map_or(Some("validateInput".into()), |n| {
+                cx.string(n, &join(p, "check_step"))
+            });
+        let missing = msg_or(cx, mt, p, "missing", "message type is not present");
+        let not_string = msg_or(
+            cx,
+            mt,
+            p,
+            "not_string",
+            "message type must be a string, found {{type_of}}",
+        );
+        let unsupported = msg_or(
+            cx,
+            mt,
+            p,
+            "unsupported",
+            "message type {{type}} is not supported",
+        );
+        let supported_node = cx.required(mt, p, "supported")?;
+        let supported = string_list_static(cx, supported_node, &join(p, "supported"))?;
+        Some(TypeRule {
+            path: path?,
+            lowercase: lowercase?,
+            step: step?,
+            check_step: check_step?,
+            missing: missing?,
+            not_string: not_string?,
+            unsupported: unsupported?,
+            supported: supported.to_vec(),
+        })
+    });
+    let type_node = mt
+        .and_then(|m| m.get("supported"))
+        .cloned()
+        .unwrap_or_else(|| doc.clone());
+
+    // config
+    let mut checks = Vec::new();
+    let mut secrets = Vec::new();
+    if let Some(c) = doc.get("config") {
+        match c.as_map() {
+            Some(entries) => {
+                for (k, v) in entries {
+                    let key = k.scalar_text();
+                    let p = join("config", &key);
+                    cx.mapping(
+                        v,
+                        &p,
+                        &[
+                            "description",
+                            "required",
+                            "pattern",
+                            "pattern_error",
+                            "error_type",
+                            "secret",
+                        ],
+                    );
+                    let Some(cpath) = cx.rooted(Root::Config, &key, &key, k, &p) else {
+                        continue;
+                    };
+                    let required = v
+                        .get("required")
+                        .and_then(|n| cx.msg(n, &join(&p, "required")));
+                    let pattern = v.get("pattern").and_then(|n| {
+                        let text = cx.string(n, &join(&p, "pattern"))?;
+                        match regex::Regex::new(&text) {
+                            Ok(r) => {
+                                let m = msg_or(
+                                    cx,
+                                    v,
+                                    &p,
+                                    "pattern_error",
+                                    &format!("{key} does not match the pattern {text}"),
+                                )?;
+                                Some((r, m))
+                            }
+                            Err(e) => {
+                                cx.err(
+                                    Code::BadRegex,
+                                    n,
+                                    &join(&p, "pattern"),
+                                    format!("regex does not compile: {e}"),
+                                );
+                                None
+                            }
+                        }
+                    });
+                    let error_type = match v.get("error_type") {
+                        Some(n) => {
+                            let t = cx.string(n, &join(&p, "error_type")).unwrap_or_default();
+                            if !ERROR_TYPES.contains(&t.as_str()) {
+                                cx.err(
+                                    Code::UnknownConstruct,
+                                    n,
+                                    &join(&p, "error_type"),
+                                    format!("unknown error type `{t}`"),
+                                );
+                            }
+                            t
+                        }
+                        None => "configuration".into(),
+                    };
+                    if v.get("secret")
+                        .and_then(|n| cx.boolean(n, &join(&p, "secret")))
+                        == Some(true)
+                    {
+                        secrets.push(key.clone());
+                    }
+                    checks.push(ConfigCheck {
+                        key,
+                        path: cpath,
+                        required,
+                        pattern,
+                        error_type,
+                        origin: cx.origin(v, &p),
+                    });
+                }
+            }
+            None => cx.err(
+                Code::WrongType,
+                c,
+                "config",
+                format!(
+                    "expected a mapping of config key -> rules, found {}",
+                    c.describe()
+                ),
+            ),
+        }
+    }
+
+    // request
+    let request = cx.required(doc, "", "request").and_then(|r| {
+        let p = "request";
+        cx.mapping(r, p, &["step", "method", "endpoint", "headers"]);
+        let step = r.get("step").map_or(Some("buildResponse".into()), |n| {
+            cx.string(n, &join(p, "step"))
+        });
+        let method = cx
+            .required(r, p, "method")
+            .and_then(|n| cx.string(n, &join(p, "method")));
+        let endpoint = cx
+            .required(r, p, "endpoint")
+            .and_then(|n| cx.msg(n, &join(p, "endpoint")));
+        let mut headers = Vec::new();
+        if let Some(h) = r.get("headers") {
+            match h.as_map() {
+                Some(entries) => {
+                    for (k, v) in entries {
+                        let name = k.scalar_text();
+                        if let Some(m) = cx.msg(v, &join(&join(p, "headers"), &name)) {
+                            headers.push((name, m));
+                        }
+                    }
+                }
+                None => cx.err(
+                    Code::WrongType,
+                    h,
+                    &join(p, "headers"),
+                    "expected a mapping of header -> value",
+                ),
+            }
+        }
+        Some(Request {
+            step: step?,
+            method: method?,
+            endpoint: endpoint?,
+            headers,
+        })
+    });
+
+    Some((
+        rule?,
+        workflow?,
+        stat_tags,
+        dynamic_config?,
+        checks,
+        secrets,
+        request?,
+        type_node,
+        cx.file.clone(),
+    ))
+}
+
+fn msg_or(cx: &mut Cx<'_>, node: &Node, path: &str, key: &str, default: &str) -> Option<Msg> {
+    match node.get(key) {
+        Some(n) => cx.msg(n, &join(path, key)),
+        None => cx.msg_text(default, node, &join(path, key)),
+    }
+}

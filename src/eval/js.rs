@@ -1,0 +1,616 @@
+//! Evaluation helpers: the JavaScript value semantics the reference transformer's answers
+//! depend on (truthiness, emptiness, `get-value` / `set-value` paths, lodash `merge`, the two
+//! cleaning policies, `Number#toString`). Pure functions over `serde_json::Value`.
+
+use serde_json::{Map, Number, Value};
+
+/// Longest array an index written by a path may create; past it a write is refused rather
+/// than filling memory with holes.
+pub const MAX_ARRAY_INDEX: usize = 10_000;
+
+/// JavaScript truthiness; `None` is `undefined`.
+pub fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Number(n)) => num_f64(n).is_some_and(|f| f != 0.0 && !f.is_nan()),
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(_) | Value::Object(_)) => true,
+    }
+}
+
+/// The reference's "has a value" test for mapped fields: truthy, or `0`, or `false`.
+/// So only `undefined`, `null` and `""` are absent.
+pub fn present(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+/// Not `undefined` and not `null`.
+pub fn defined(v: Option<&Value>) -> bool {
+    !matches!(v, None | Some(Value::Null))
+}
+
+/// lodash `!isEmpty`: a non-empty string, array or object. Numbers and booleans are empty.
+pub fn not_empty(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+        _ => false,
+    }
+}
+
+/// `isDefinedNotNullNotEmpty`: not null, not an empty object or array, not a blank string;
+/// numbers and booleans count as filled.
+pub fn filled(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) => false,
+        Some(Value::String(s)) => !js_trim(s).is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::Object(o)) => !o.is_empty(),
+        Some(Value::Number(n)) => !num_f64(n).is_some_and(f64::is_nan),
+        Some(Value::Bool(_)) => true,
+    }
+}
+
+/// The type name JavaScript's `typeof` gives, with `null` and arrays told apart.
+pub fn type_name(v: Option<&Value>) -> &'static str {
+    match v {
+        None => "undefined",
+        Some(Value::Null) => "null",
+        Some(Value::Bool(_)) => "boolean",
+        Some(Value::Number(_)) => "number",
+        Some(Value::String(_)) => "string",
+        Some(Value::Array(_)) => "array",
+        Some(Value::Object(_)) => "object",
+    }
+}
+
+fn is_js_space(c: char) -> bool {
+    (c.is_whitespace() && c != '\u{85}') || c == '\u{FEFF}'
+}
+
+/// `String.prototype.trim`.
+pub fn js_trim(s: &str) -> &str {
+    s.trim_matches(is_js_space)
+}
+
+pub fn num_f64(n: &Number) -> Option<f64> {
+    n.as_f64().or_else(|| n.to_string().parse::<f64>().ok())
+}
+
+/// Loose equality as the specs use it: numbers by value, everything else structurally.
+pub fn same(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => num_f64(x) == num_f64(y),
+        (Some(x), Some(y)) => x == y,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// `String(value)` for the values a string operation may meet.
+pub fn to_js_string(v: Option<&Value>) -> String {
+    match v {
+        None => "undefined".into(),
+        Some(Value::Null) => "null".into(),
+        Some(Value::Bool(b)) => b.to_string(),
+        Some(Value::Number(n)) => number_to_js(num_f64(n).unwrap_or(f64::NAN)),
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|e| match e {
+                Value::Null => String::new(),
+                other => to_js_string(Some(other)),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        Some(Value::Object(_)) => "[object Object]".into(),
+    }
+}
+
+/// `Number.prototype.toString()` for a double.
+pub fn number_to_js(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f == 0.0 {
+        return "0".into();
+    }
+    let sci = format!("{:e}", f.abs());
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
+    let e: i64 = exp.parse().unwrap_or(0);
+    let k = digits.len() as i64;
+    let n = e + 1;
+    let mut out = String::new();
+    if f < 0.0 {
+        out.push('-');
+    }
+    if k <= n && n <= 21 {
+        out.push_str(&digits);
+        out.extend(std::iter::repeat_n('0', (n - k) as usize));
+    } else if 0 < n && n <= 21 {
+        out.push_str(&digits[..n as usize]);
+        out.push('.');
+        out.push_str(&digits[n as usize..]);
+    } else if -6 < n && n <= 0 {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-n) as usize));
+        out.push_str(&digits);
+    } else {
+        out.push_str(&digits[..1]);
+        if k > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if n > 0 { '+' } else { '-' });
+        out.push_str(&(n - 1).abs().to_string());
+    }
+    out
+}
+
+/// A JSON number literal rewritten the way `JSON.stringify(JSON.parse(literal))` prints it.
+pub fn json_number_to_js(literal: &str) -> String {
+    match literal.parse::<f64>() {
+        Ok(f) if f.is_finite() => number_to_js(f),
+        _ => "null".into(),
+    }
+}
+
+/// Whether `key` is an own key of `target` the way `key in target` sees JSON data.
+fn own<'a>(target: &'a Value, key: &str) -> Option<&'a Value> {
+    match target {
+        Value::Object(m) => m.get(key),
+        Value::Array(a) => array_index(key).and_then(|i| a.get(i)),
+        _ => None,
+    }
+}
+
+/// A canonical array index (`"0"`, `"12"`, not `"01"`).
+pub fn array_index(key: &str) -> Option<usize> {
+    if key.is_empty() || (key.len() > 1 && key.starts_with('0')) {
+        return None;
+    }
+    if !key.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    key.parse().ok()
+}
+
+/// `get-value`: the whole path as one key first, then segment by segment, joining
+/// segments with `.` while no key matches (so `{"a.b": 1}` is found at `a.b`).
+pub fn get<'a>(target: &'a Value, whole: &str, segs: &[Box<str>]) -> Option<&'a Value> {
+    if !matches!(target, Value::Object(_) | Value::Array(_)) {
+        return None;
+    }
+    if let Some(v) = own(target, whole) {
+        return Some(v);
+    }
+    get_segments(target, segs).map(|(v, _)| v)
+}
+
+/// Like [`get`], also returning how many segments were consumed per step, for unset.
+fn get_segments<'a>(mut target: &'a Value, segs: &[Box<str>]) -> Option<(&'a Value, Vec<String>)> {
+    let mut keys = Vec::new();
+    let mut idx = 0;
+    let len = segs.len();
+    loop {
+        let mut prop = segs[idx].to_string();
+        if let Some(v) = own(target, &prop) {
+            target = v;
+        } else {
+            let mut found = false;
+            let mut n = idx + 1;
+            while n < len {
+                prop.push('.');
+                prop.push_str(&segs[n]);
+                n += 1;
+                if let Some(v) = own(target, &prop) {
+                    target = v;
+                    idx = n - 1;
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                return None;
+            }
+        }
+        keys.push(prop);
+        idx += 1;
+        if idx >= len || !matches!(target, Value::Object(_) | Value::Array(_)) {
+            break;
+        }
+    }
+    (idx == len).then_some((target, keys))
+}
+
+/// `unset-value` after a successful `get`: removes the value where `get` found it.
+pub fn unset(target: &mut Value, whole: &str, segs: &[Box<str>]) {
+    if let Value::Object(m) = target
+        && m.contains_key(whole)
+    {
+        m.shift_remove(whole);
+        return;
+    }
+    let Some((_, keys)) = get_segments(target, segs) else {
+        return;
+    };
+    let mut cur = target;
+    for (i, k) in keys.iter().enumerate() {
+        let last = i + 1 == keys.len();
+        match cur {
+            Value::Object(m) if last => {
+                m.shift_remove(k.as_str());
+                return;
+            }
+            Value::Object(m) => match m.get_mut(k.as_str()) {
+                Some(next) => cur = next,
+                None => return,
+            },
+            Value::Array(a) => match array_index(k) {
+                Some(ix) if last => {
+                    if ix < a.len() {
+                        a[ix] = Value::Null;
+                    }
+                    return;
+                }
+                Some(ix) => match a.get_mut(ix) {
+                    Some(next) => cur = next,
+                    None => return,
+                },
+                None => return,
+            },
+            _ => return,
+        }
+    }
+}
+
+/// One key of a `set-value` path: a string, or a number (which makes arrays).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SetKey {
+    Str(Box<str>),
+    Num(f64),
+}
+
+impl SetKey {
+    fn as_prop(&self) -> String {
+        match self {
+            SetKey::Str(s) => s.to_string(),
+            SetKey::Num(n) => number_to_js(*n),
+        }
+    }
+}
+
+/// `Number(s)` for the strings `set-value` tests with `Number.isInteger`.
+fn js_number(s: &str) -> Option<f64> {
+    let t = js_trim(s);
+    if t.is_empty() {
+        return Some(0.0);
+    }
+    for (prefix, radix) in [
+        ("0x", 16),
+        ("0X", 16),
+        ("0o", 8),
+        ("0O", 8),
+        ("0b", 2),
+        ("0B", 2),
+    ] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            if rest.is_empty() || !rest.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            return Some(rest.chars().fold(0.0, |acc, c| {
+                acc * f64::from(radix) + f64::from(c.to_digit(radix).unwrap_or(0))
+            }));
+        }
+    }
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    if body == "Infinity" {
+        return Some(if t.starts_with('-') {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    let int_digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    i += int_digits;
+    let mut frac_digits = 0;
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        frac_digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        i += frac_digits;
+    }
+    if int_digits + frac_digits == 0 {
+        return None;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp_digits = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if exp_digits == 0 {
+            return None;
+        }
+        i += exp_digits;
+    }
+    if i != bytes.len() {
+        return None;
+    }
+    t.parse::<f64>().ok()
+}
+
+/// `set-value`'s path splitting: `.` separates, `\` escapes, integer-looking parts become
+/// numbers, a path holding `/` is one key.
+pub fn split_set_path(path: &str) -> Vec<SetKey> {
+    if path.contains('/') {
+        return vec![SetKey::Str(path.into())];
+    }
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    let push = |part: &str, parts: &mut Vec<SetKey>| match js_number(part) {
+        Some(n) if !js_trim(part).is_empty() && n.is_finite() && n.fract() == 0.0 => {
+            parts.push(SetKey::Num(n))
+        }
+        _ => parts.push(SetKey::Str(part.into())),
+    };
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    part.push(n);
+                }
+            }
+            '.' => {
+                push(&part, &mut parts);
+                part.clear();
+            }
+            _ => part.push(c),
+        }
+    }
+    if !part.is_empty() {
+        push(&part, &mut parts);
+    }
+    parts
+}
+
+/// Why a `set-value` write was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SetError {
+    #[error("cannot set the unsafe key \"{0}\"")]
+    UnsafeKey(String),
+    #[error("array index {0} is beyond the engine's limit of {MAX_ARRAY_INDEX}")]
+    IndexTooLarge(String),
+}
+
+fn check_key(k: &SetKey) -> Result<(), SetError> {
+    match k {
+        SetKey::Str(s) if matches!(&**s, "__proto__" | "constructor" | "prototype") => {
+            Err(SetError::UnsafeKey(s.to_string()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A slot of a container addressed by a key, as JavaScript would address it. `None` when
+/// the write would land on a property JSON cannot show (a named key of an array).
+fn slot<'a>(obj: &'a mut Value, key: &SetKey) -> Result<Option<&'a mut Value>, SetError> {
+    match obj {
+        Value::Object(m) => Ok(Some(m.entry(key.as_prop()).or_insert(Value::Null))),
+        Value::Array(a) => {
+            let Some(ix) = array_index(&key.as_prop()) else {
+                return Ok(None);
+            };
+            if ix > MAX_ARRAY_INDEX {
+                return Err(SetError::IndexTooLarge(key.as_prop()));
+            }
+            if ix >= a.len() {
+                a.resize(ix + 1, Value::Null);
+            }
+            Ok(Some(&mut a[ix]))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `set-value`: writes `value` at `keys`, creating objects (or arrays before a numeric key)
+/// and replacing non-objects on the way. `None` deletes the last key.
+pub fn set(target: &mut Value, keys: &[SetKey], value: Option<Value>) -> Result<(), SetError> {
+    if keys.is_empty() || !matches!(target, Value::Object(_) | Value::Array(_)) {
+        return Ok(());
+    }
+    let mut obj = target;
+    for (i, key) in keys.iter().enumerate() {
+        check_key(key)?;
+        let Some(next) = keys.get(i + 1) else {
+            match value {
+                Some(v) => {
+                    if let Some(s) = slot(obj, key)? {
+                        *s = v;
+                    }
+                }
+                None => {
+                    if let Value::Object(m) = obj {
+                        m.shift_remove(&key.as_prop());
+                    }
+                }
+            }
+            return Ok(());
+        };
+        let Some(s) = slot(obj, key)? else {
+            return Ok(());
+        };
+        let wants_array = matches!(next, SetKey::Num(_));
+        if wants_array && !s.is_array() {
+            *s = Value::Array(Vec::new());
+        } else if !matches!(s, Value::Object(_) | Value::Array(_)) {
+            *s = Value::Object(Map::new());
+        }
+        obj = s;
+    }
+    Ok(())
+}
+
+/// lodash `merge(dst, src)` for JSON: objects merge key by key, arrays index by index,
+/// a container replaces a non-container, `null` overwrites.
+pub fn merge(dst: &mut Value, src: &Value) {
+    match src {
+        Value::Object(sm) => {
+            for (k, sv) in sm {
+                merge_key(dst, k, sv);
+            }
+        }
+        Value::Array(sa) => {
+            for (i, sv) in sa.iter().enumerate() {
+                merge_key(dst, &i.to_string(), sv);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn merge_key(dst: &mut Value, key: &str, sv: &Value) {
+    let key = SetKey::Str(key.into());
+    let Ok(Some(slot)) = slot(dst, &key) else {
+        return;
+    };
+    match sv {
+        Value::Array(_) => {
+            if !slot.is_array() {
+                *slot = Value::Array(Vec::new());
+            }
+            merge(slot, sv);
+        }
+        Value::Object(_) => {
+            if !matches!(slot, Value::Object(_) | Value::Array(_)) {
+                *slot = Value::Object(Map::new());
+            }
+            merge(slot, sv);
+        }
+        other => *slot = other.clone(),
+    }
+}
+
+/// Removes `null`, `{}` and `[]` at every depth (array elements too); `None` when nothing is
+/// left.
+pub fn clean_deep(v: Value) -> Option<Value> {
+    match v {
+        Value::Null => None,
+        Value::Array(a) => {
+            let kept: Vec<Value> = a.into_iter().filter_map(clean_deep).collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        Value::Object(m) => {
+            let kept: Map<String, Value> = m
+                .into_iter()
+                .filter_map(|(k, v)| clean_deep(v).map(|v| (k, v)))
+                .collect();
+            (!kept.is_empty()).then_some(Value::Object(kept))
+        }
+        other => Some(other),
+    }
+}
+
+/// Removes the `null` members of an object, leaving deeper levels as they are.
+pub fn clean_top(v: &mut Value) {
+    if let Value::Object(m) = v {
+        m.retain(|_, v| !v.is_null());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn segs(p: &str) -> Vec<Box<str>> {
+        p.split('.').map(Into::into).collect()
+    }
+
+    #[test]
+    fn numbers_print_as_javascript_does() {
+        assert_eq!(number_to_js(1.0), "1");
+        assert_eq!(number_to_js(1e21), "1e+21");
+        assert_eq!(number_to_js(1.5e-7), "1.5e-7");
+        assert_eq!(number_to_js(0.000001), "0.000001");
+        assert_eq!(number_to_js(123.456), "123.456");
+        assert_eq!(
+            json_number_to_js("12345678901234567890"),
+            "12345678901234567000"
+        );
+        assert_eq!(json_number_to_js("-0"), "0");
+        assert_eq!(json_number_to_js("1e400"), "null");
+    }
+
+    #[test]
+    fn get_finds_dotted_keys_and_indexes() {
+        let v = json!({"a.b": 1, "c": {"d.e": {"f": 2}}, "l": [{"id": 3}]});
+        assert_eq!(get(&v, "a.b", &segs("a.b")), Some(&json!(1)));
+        assert_eq!(get(&v, "c.d.e.f", &segs("c.d.e.f")), Some(&json!(2)));
+        assert_eq!(get(&v, "l.0.id", &segs("l.0.id")), Some(&json!(3)));
+        assert_eq!(get(&v, "l.01.id", &segs("l.01.id")), None);
+        assert_eq!(get(&v, "c.x", &segs("c.x")), None);
+    }
+
+    #[test]
+    fn set_nests_dotted_keys_and_makes_arrays() {
+        let mut v = json!({});
+        set(&mut v, &split_set_path("a.b"), Some(json!(1))).unwrap();
+        set(&mut v, &split_set_path("l.0"), Some(json!("x"))).unwrap();
+        set(&mut v, &split_set_path("01"), Some(json!(2))).unwrap();
+        assert_eq!(v, json!({"a": {"b": 1}, "l": ["x"], "1": 2}));
+        assert!(set(&mut v, &split_set_path("a.constructor"), Some(json!(1))).is_err());
+        assert!(set(&mut v, &split_set_path("big.99999999"), Some(json!(1))).is_err());
+    }
+
+    #[test]
+    fn merge_is_lodash_merge() {
+        let mut a = json!({"p": {"x": 1, "l": [1, 2, 3]}, "s": 1});
+        merge(
+            &mut a,
+            &json!({"p": {"y": 2, "l": ["a"]}, "s": {"k": null}}),
+        );
+        assert_eq!(
+            a,
+            json!({"p": {"x": 1, "l": ["a", 2, 3], "y": 2}, "s": {"k": null}})
+        );
+    }
+
+    #[test]
+    fn cleaning_policies() {
+        let v = json!({"a": null, "b": {}, "c": [null, {}, 0, ""], "d": {"e": []}, "f": false});
+        assert_eq!(
+            clean_deep(v.clone()),
+            Some(json!({"c": [0, ""], "f": false}))
+        );
+        let mut t = v;
+        clean_top(&mut t);
+        assert_eq!(
+            t,
+            json!({"b": {}, "c": [null, {}, 0, ""], "d": {"e": []}, "f": false})
+        );
+    }
+
+    #[test]
+    fn predicates() {
+        assert!(!present(Some(&json!(""))));
+        assert!(present(Some(&json!(0))));
+        assert!(!not_empty(Some(&json!(5))));
+        assert!(filled(Some(&json!(5))));
+        assert!(!filled(Some(&json!("  "))));
+        assert!(!truthy(Some(&json!(0.0))));
+    }
+}

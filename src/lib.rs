@@ -1,0 +1,39 @@
+//! eventmap: a declarative mapping engine. Destination specs (YAML under `mappings/`) are
+//! loaded (`spec`), compiled into a plan (`compile` -> `plan`), and run over processor request
+//! items (`eval`, `protocol`). The Rust source knows no destination.
+#![forbid(unsafe_code)]
+
+pub mod compile;
+pub mod diag;
+pub mod eval;
+pub mod plan;
+pub mod protocol;
+pub mod spec;
+
+use serde_json::Value;
+
+pub use diag::{Diagnostic, Diagnostics};
+pub use plan::Plan;
+pub use spec::Mappings;
+
+/// A compiled destination, ready to transform request items.
+pub struct Engine {
+    pub plan: Plan,
+}
+
+impl Engine {
+    /// Loads and compiles `destination` from `mappings`; `Ok(None)` when it has no specs there.
+    pub fn load(mappings: &Mappings, destination: &str) -> Result<Option<Engine>, Diagnostics> {
+        Ok(compile::load_destination(mappings, destination)?.map(|plan| Engine { plan }))
+    }
+
+    /// One request item -> its response items.
+    pub fn transform(&self, item: Value) -> Vec<Value> {
+        protocol::transform_item(&self.plan, item)
+    }
+
+    /// A batch, in order.
+    pub fn transform_batch(&self, items: Vec<Value>) -> Vec<Value> {
+        items.into_iter().flat_map(|i| self.transform(i)).collect()
+    }
+}

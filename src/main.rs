@@ -1,0 +1,8 @@
+//! The `eventmap` binary: command-line front ends over the library.
+#![forbid(unsafe_code)]
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
