@@ -1,9 +1,11 @@
-//! Protocol: JSON text in and out. Numbers are written as JavaScript's `JSON.stringify`
-//! writes the double they parse to (`1.0` -> `1`, `1E21` -> `1e+21`, too-large integers
-//! rounded, overflow -> `null`); everything else as `serde_json` writes it.
+//! Protocol: JSON text in and out, written as JavaScript's `JSON.stringify` writes it:
+//! numbers as the double they parse to (`1.0` -> `1`, `1E21` -> `1e+21`, too-large integers
+//! rounded, overflow -> `null`), and object keys in JavaScript's property order (integer-like
+//! keys first, ascending, then the rest in insertion order).
 
 use std::io::{self, Write};
 
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::ser::{CompactFormatter, Formatter, Serializer};
@@ -24,10 +26,56 @@ impl Formatter for JsFormatter {
     }
 }
 
-/// Writes `value` as compact JSON with JavaScript number spelling.
+/// A canonical array index as JavaScript orders it: digits, no leading zero, below 2^32 - 1.
+fn index_key(k: &str) -> Option<u32> {
+    let b = k.as_bytes();
+    if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    k.parse::<u32>().ok().filter(|n| *n < u32::MAX)
+}
+
+/// A value serialized with JavaScript's key order.
+struct Js<'a>(&'a Value);
+
+impl Serialize for Js<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Array(a) => {
+                let mut seq = s.serialize_seq(Some(a.len()))?;
+                for v in a {
+                    seq.serialize_element(&Js(v))?;
+                }
+                seq.end()
+            }
+            Value::Object(m) => {
+                let mut map = s.serialize_map(Some(m.len()))?;
+                if m.keys().any(|k| index_key(k).is_some()) {
+                    let mut ints: Vec<(u32, &String, &Value)> =
+                        m.iter().filter_map(|(k, v)| index_key(k).map(|n| (n, k, v))).collect();
+                    ints.sort_by_key(|(n, _, _)| *n);
+                    for (_, k, v) in ints {
+                        map.serialize_entry(k, &Js(v))?;
+                    }
+                    for (k, v) in m.iter().filter(|(k, _)| index_key(k).is_none()) {
+                        map.serialize_entry(k, &Js(v))?;
+                    }
+                } else {
+                    for (k, v) in m {
+                        map.serialize_entry(k, &Js(v))?;
+                    }
+                }
+                map.end()
+            }
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// Writes `value` as compact JSON, the way JavaScript would.
 pub fn write_js<W: Write>(writer: W, value: &Value) -> io::Result<()> {
     let mut ser = Serializer::with_formatter(writer, JsFormatter::default());
-    value.serialize(&mut ser).map_err(io::Error::other)
+    Js(value).serialize(&mut ser).map_err(io::Error::other)
 }
 
 pub fn to_js_string(value: &Value) -> String {
