@@ -116,6 +116,23 @@ impl fmt::Display for Diagnostics {
     }
 }
 
+/// A library's (possibly multi-line, excerpt-drawing) error text as one line: its last
+/// meaningful line, without the `error:` / `= ` decorations.
+pub fn one_line(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .rfind(|l| {
+            !l.is_empty()
+                && !l.starts_with('|')
+                && !l.starts_with("-->")
+                && !l.chars().all(|c| "^-| ".contains(c))
+        })
+        .unwrap_or(text);
+    let line = line.trim_start_matches("= ").trim_start_matches("error: ");
+    line.to_owned()
+}
+
 /// The closest candidate to a misspelt name, for "did you mean" hints.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;

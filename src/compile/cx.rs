@@ -210,7 +210,7 @@ impl<'s> Cx<'s> {
                 source: text.to_owned(),
             }),
             Err(e) => {
-                let reason = e.to_string();
+                let reason = e.reason().to_string();
                 self.err(
                     Code::BadTemplate,
                     node,

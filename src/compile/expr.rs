@@ -134,7 +134,10 @@ impl<'s> Cx<'s> {
                         Code::BadJsonPath,
                         node,
                         path,
-                        format!("JSONPath `{s}` does not compile: {e}"),
+                        format!(
+                            "JSONPath `{s}` does not compile: {}",
+                            crate::diag::one_line(&e.to_string())
+                        ),
                     );
                     None
                 }

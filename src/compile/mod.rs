@@ -56,6 +56,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
             Err(d) => diags.push(d),
         }
     }
+    let unreadable = !diags.is_empty();
     let mut cx = Cx::new();
     cx.diags = diags;
 
@@ -213,7 +214,8 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     }
     if let Some((ref rule, _, _, _, _, _, _, ref type_node, ref type_file)) = header {
         for t in &rule.supported {
-            if !flows.contains_key(t) {
+            // A flow file that did not parse has already been reported; do not cascade.
+            if !flows.contains_key(t) && !unreadable {
                 cx.file = type_file.clone();
                 cx.err(
                     Code::FlowMismatch,
@@ -241,7 +243,11 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     }
 
     if !cx.diags.is_empty() {
-        return Err(Diagnostics(std::mem::take(&mut cx.diags)));
+        let mut diags = std::mem::take(&mut cx.diags);
+        diags.sort_by(|a, b| {
+            (&a.file, a.pos.line, a.pos.col).cmp(&(&b.file, b.pos.line, b.pos.col))
+        });
+        return Err(Diagnostics(diags));
     }
     let Some((
         message_type,
@@ -612,7 +618,10 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
                                     Code::BadRegex,
                                     n,
                                     &join(&p, "pattern"),
-                                    format!("regex does not compile: {e}"),
+                                    format!(
+                                        "regex does not compile: {}",
+                                        crate::diag::one_line(&e.to_string())
+                                    ),
                                 );
                                 None
                             }

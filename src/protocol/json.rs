@@ -5,8 +5,8 @@
 
 use std::io::{self, Write};
 
-use serde::ser::{SerializeMap, SerializeSeq};
 use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::Value;
 use serde_json::ser::{CompactFormatter, Formatter, Serializer};
 
@@ -29,7 +29,11 @@ impl Formatter for JsFormatter {
 /// A canonical array index as JavaScript orders it: digits, no leading zero, below 2^32 - 1.
 fn index_key(k: &str) -> Option<u32> {
     let b = k.as_bytes();
-    if b.is_empty() || b.len() > 10 || (b.len() > 1 && b[0] == b'0') || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty()
+        || b.len() > 10
+        || (b.len() > 1 && b[0] == b'0')
+        || !b.iter().all(u8::is_ascii_digit)
+    {
         return None;
     }
     k.parse::<u32>().ok().filter(|n| *n < u32::MAX)
@@ -51,8 +55,10 @@ impl Serialize for Js<'_> {
             Value::Object(m) => {
                 let mut map = s.serialize_map(Some(m.len()))?;
                 if m.keys().any(|k| index_key(k).is_some()) {
-                    let mut ints: Vec<(u32, &String, &Value)> =
-                        m.iter().filter_map(|(k, v)| index_key(k).map(|n| (n, k, v))).collect();
+                    let mut ints: Vec<(u32, &String, &Value)> = m
+                        .iter()
+                        .filter_map(|(k, v)| index_key(k).map(|n| (n, k, v)))
+                        .collect();
                     ints.sort_by_key(|(n, _, _)| *n);
                     for (_, k, v) in ints {
                         map.serialize_entry(k, &Js(v))?;

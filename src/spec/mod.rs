@@ -166,7 +166,18 @@ pub fn load(source: &Source) -> Result<Node, Diagnostic> {
             })
             .unwrap_or_default();
         let text = e.to_string();
-        let first = text.lines().next().unwrap_or("invalid YAML").to_owned();
+        let first = text.lines().next().unwrap_or("invalid YAML");
+        // The position is reported separately; drop the library's own "line N column M:".
+        let first = first.trim_start_matches("error: ");
+        let first = match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+            Some((_, rest)) => rest,
+            None => first,
+        };
+        let first = if first.starts_with("budget breached") {
+            format!("{first} (the file is too large or expands too far through YAML aliases)")
+        } else {
+            first.to_owned()
+        };
         Diagnostic {
             code: Code::Syntax,
             file: source.name.clone(),

@@ -1,0 +1,242 @@
+//! The real binary, run as a user would: formats, exit codes, mappings discovery, and the
+//! promise that editing YAML changes answers without a rebuild.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eventmap"))
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(mut cmd: Command, stdin: &str) -> Output {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("binary runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}; stderr: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).expect("stdout is JSON")
+}
+
+fn item(message: &str, job: u64) -> String {
+    format!(
+        r#"{{"message":{message},"destination":{{"Config":{{"bluecoreNamespace":"ns","eventsMapping":[]}}}},"metadata":{{"jobId":{job},"workspaceId":"w"}}}}"#
+    )
+}
+
+const IDENTIFY: &str =
+    r#"{"type":"identify","userId":"u1","traits":{"email":"a@b.co","plan":"gold"}}"#;
+const RECORD: &str = r#"{"type":"record","action":"insert","fields":{"email":"a@b.co"}}"#;
+
+/// From an empty folder, so the embedded mappings answer.
+fn in_empty_dir() -> (tempfile::TempDir, Command) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = bin();
+    cmd.current_dir(dir.path()).env_remove("EVENTMAP_MAPPINGS");
+    (dir, cmd)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = e.path();
+        if p.is_dir() {
+            copy_dir(&p, &to.join(e.file_name()));
+        } else {
+            std::fs::copy(&p, to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn json_array_in_json_array_out_with_embedded_specs() {
+    let (_d, mut cmd) = in_empty_dir();
+    cmd.args(["transform", "--destination", "BlueCore"]);
+    let out = stdout_json(&run(
+        cmd,
+        &format!("[{},{}]", item(IDENTIFY, 1), item(RECORD, 2)),
+    ));
+    let out = out.as_array().unwrap();
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0]["statusCode"], 200);
+    assert_eq!(out[0]["output"]["body"]["JSON"]["event"], "customer_patch");
+    assert_eq!(out[1]["statusCode"], 400);
+    assert_eq!(out[1]["statTags"]["errorType"], "instrumentation");
+    assert!(
+        out[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("message type record is not supported")
+    );
+    assert_eq!(out[1]["metadata"]["jobId"], 2);
+}
+
+#[test]
+fn ndjson_in_ndjson_out_in_order() {
+    let (_d, mut cmd) = in_empty_dir();
+    cmd.args(["transform", "--destination", "bluecore", "-"]);
+    let input = format!(
+        "{}\n\n{}\n{}\n",
+        item(IDENTIFY, 1),
+        item(RECORD, 2),
+        item(IDENTIFY, 3)
+    );
+    let o = run(cmd, &input);
+    assert!(o.status.success());
+    let lines: Vec<Value> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let jobs: Vec<u64> = lines
+        .iter()
+        .map(|l| l["metadata"]["jobId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(jobs, [1, 2, 3]);
+    let codes: Vec<u64> = lines
+        .iter()
+        .map(|l| l["statusCode"].as_u64().unwrap())
+        .collect();
+    assert_eq!(codes, [200, 400, 200]);
+}
+
+#[test]
+fn bundled_example_runs() {
+    let mut cmd = bin();
+    cmd.current_dir(repo()).args([
+        "transform",
+        "--destination",
+        "bluecore",
+        "examples/bluecore-events.json",
+    ]);
+    let out = stdout_json(&run(cmd, ""));
+    let codes: Vec<u64> = out
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["statusCode"].as_u64().unwrap())
+        .collect();
+    // Checkout Started fans out to two payloads; search without a query and record are refused.
+    assert_eq!(codes, [200, 200, 200, 200, 200, 200, 400, 400]);
+}
+
+#[test]
+fn editing_a_copy_of_the_specs_changes_the_answer_without_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("mappings");
+    copy_dir(&repo().join("mappings"), &copy);
+    let dest = copy.join("bluecore/destination.yaml");
+    let text = std::fs::read_to_string(&dest).unwrap();
+    std::fs::write(
+        &dest,
+        text.replace(
+            "https://api.bluecore.app/api/track/mobile/v1",
+            "https://example.test/changed",
+        ),
+    )
+    .unwrap();
+    let fields = copy.join("bluecore/identify.yaml");
+    let text = std::fs::read_to_string(&fields).unwrap();
+    std::fs::write(
+        &fields,
+        text.replace("{value: customer_patch}", "{value: patched_by_copy}"),
+    )
+    .unwrap();
+
+    let mut cmd = bin();
+    cmd.args(["transform", "--destination", "bluecore", "--mappings"])
+        .arg(&copy);
+    let out = stdout_json(&run(cmd, &format!("[{}]", item(IDENTIFY, 1))));
+    assert_eq!(out[0]["output"]["endpoint"], "https://example.test/changed");
+    assert_eq!(out[0]["output"]["body"]["JSON"]["event"], "patched_by_copy");
+
+    // The same through the environment variable.
+    let mut cmd = bin();
+    cmd.env("EVENTMAP_MAPPINGS", &copy)
+        .args(["transform", "--destination", "bluecore"]);
+    let out = stdout_json(&run(cmd, &format!("[{}]", item(IDENTIFY, 1))));
+    assert_eq!(out[0]["output"]["endpoint"], "https://example.test/changed");
+}
+
+#[test]
+fn a_misspelt_key_fails_to_load_with_file_line_col() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("mappings");
+    copy_dir(&repo().join("mappings"), &copy);
+    let f = copy.join("bluecore/track.yaml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(
+        &f,
+        text.replacen(
+            "fan_out:\n              over:",
+            "fan_out:\n              ovr:",
+            1,
+        ),
+    )
+    .unwrap();
+    let mut cmd = bin();
+    cmd.args(["transform", "--destination", "bluecore", "--mappings"])
+        .arg(&copy);
+    let o = run(cmd, &format!("[{}]", item(IDENTIFY, 1)));
+    assert!(!o.status.success());
+    assert!(o.stdout.is_empty(), "an invalid spec never runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("error[E002]: unknown key `ovr`"), "{err}");
+    assert!(err.contains("--> bluecore/track.yaml:"), "{err}");
+    assert!(err.contains("did you mean `over`?"), "{err}");
+    assert!(err.contains("^"), "an excerpt with a caret: {err}");
+}
+
+#[test]
+fn unusable_input_exits_non_zero_with_a_message() {
+    let (_d, mut cmd) = in_empty_dir();
+    cmd.args(["transform", "--destination", "bluecore"]);
+    let o = run(cmd, "[{\"message\": ");
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a valid JSON array"));
+
+    let (_d, mut cmd) = in_empty_dir();
+    cmd.args(["transform", "--destination", "nosuchdest"]);
+    let o = run(cmd, "[]");
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("unknown destination `nosuchdest`") && err.contains("bluecore"),
+        "{err}"
+    );
+
+    let (_d, mut cmd) = in_empty_dir();
+    cmd.args(["transform", "--destination", "../etc"]);
+    assert!(!run(cmd, "[]").status.success());
+}
+
+#[test]
+fn check_reports_loaded_destinations() {
+    let mut cmd = bin();
+    cmd.current_dir(repo()).args(["check"]);
+    let o = run(cmd, "");
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("bluecore: ok"));
+}
