@@ -70,7 +70,7 @@ impl Code {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     pub code: Code,
-    /// The file, relative to the mappings folder (`bluecore/track.yaml`).
+    /// The file, relative to the mappings folder (`acme/track.yaml`).
     pub file: String,
     pub pos: Pos,
     /// Where in the spec, as `steps[0].do[2].set`.
