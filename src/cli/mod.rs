@@ -2,6 +2,7 @@
 //! `check` validates spec folders. Thin: parsing flags, reading and writing, rendering
 //! diagnostics with source excerpts.
 
+mod bench;
 mod render;
 mod transform;
 
@@ -34,6 +35,8 @@ enum Command {
         #[arg(long)]
         mappings: Option<PathBuf>,
     },
+    /// Measure transform throughput against the JSON floor on a large generated NDJSON file.
+    Bench(bench::Args),
     /// List the destinations a mappings folder has.
     List {
         #[arg(long)]
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Transform(args) => transform::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Check {
             destination,
             mappings,
@@ -71,6 +75,9 @@ pub fn main() -> ExitCode {
             Ok(())
         }
     };
+    if std::env::var_os("EVENTMAP_REPORT_RSS").is_some() {
+        bench::report_rss();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

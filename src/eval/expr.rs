@@ -340,9 +340,37 @@ fn own_of(v: &Value, k: &str) -> Option<Value> {
     }
 }
 
+/// A key `set-value` writes as itself: no `.`, `/` or `\\`, and nothing `Number()` could
+/// read as an integer (which would make it an array index).
+fn plain_key(k: &str) -> bool {
+    let Some(first) = k.chars().next() else { return false };
+    !(first.is_ascii_digit() || matches!(first, '+' | '-' | '.') || first.is_whitespace() || first == '\u{FEFF}')
+        && !k.contains(['.', '/', '\\'])
+}
+
 /// Every key of each truthy source not in `except`, written with `set-value` (so dotted keys
 /// nest); keys seen in earlier sources are looked up again in later ones, which then win.
 fn copy_keys(sources: &[Val<'_>], except: &[String]) -> Result<Value, Failure> {
+    let wanted = |k: &str| !except.iter().any(|x| x == k) && !RESERVED.contains(&k);
+    let all_plain = sources.iter().all(|s| match s.as_deref() {
+        Some(Value::Object(m)) => m.keys().all(|k| plain_key(k) || !wanted(k)),
+        Some(Value::Array(_) | Value::String(_)) => false,
+        _ => true,
+    });
+    if all_plain {
+        // Plain keys: writing each source's keys in its own order gives the same object.
+        let mut out = Map::new();
+        for src in sources {
+            if let Some(Value::Object(m)) = src.as_deref() {
+                for (k, v) in m {
+                    if wanted(k) {
+                        *js::object_slot(&mut out, k) = v.clone();
+                    }
+                }
+            }
+        }
+        return Ok(Value::Object(out));
+    }
     let mut out = Value::Object(Map::new());
     let mut keys: Vec<String> = Vec::new();
     for src in sources {
@@ -351,15 +379,14 @@ fn copy_keys(sources: &[Val<'_>], except: &[String]) -> Result<Value, Failure> {
             continue;
         }
         for k in keys_of(src) {
-            if !except.contains(&k) && !RESERVED.contains(&k.as_str()) && !keys.contains(&k) {
+            if wanted(&k) && !keys.contains(&k) {
                 keys.push(k);
             }
         }
         for k in &keys {
             if let Some(v) = own_of(src, k) {
                 let path: Vec<SetKey> = js::split_set_path(k);
-                js::set(&mut out, &path, Some(v))
-                    .map_err(|e| Failure::instrumentation(format!("cannot copy key `{k}`: {e}")))?;
+                js::set(&mut out, &path, Some(v)).map_err(|e| Failure::instrumentation(format!("cannot copy key `{k}`: {e}")))?;
             }
         }
     }

@@ -160,15 +160,30 @@ pub fn number_to_js(f: f64) -> String {
 
 /// A JSON number literal rewritten the way `JSON.stringify(JSON.parse(literal))` prints it.
 pub fn json_number_to_js(literal: &str) -> String {
+    if is_plain_integer(literal) {
+        return literal.to_owned();
+    }
     match literal.parse::<f64>() {
         Ok(f) if f.is_finite() => number_to_js(f),
         _ => "null".into(),
     }
 }
 
+/// A literal JavaScript prints unchanged: an integer of at most 15 digits, no leading zero,
+/// not `-0`.
+pub fn is_plain_integer(literal: &str) -> bool {
+    let digits = literal.strip_prefix('-').unwrap_or(literal);
+    !digits.is_empty()
+        && digits.len() <= 15
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" && !literal.starts_with('-') || !digits.starts_with('0'))
+}
+
 /// Whether `key` is an own key of `target` the way `key in target` sees JSON data.
 fn own<'a>(target: &'a Value, key: &str) -> Option<&'a Value> {
     match target {
+        // Event objects are small: comparing keys beats hashing them.
+        Value::Object(m) if m.len() <= 16 => m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v),
         Value::Object(m) => m.get(key),
         Value::Array(a) => array_index(key).and_then(|i| a.get(i)),
         _ => None,
@@ -192,14 +207,32 @@ pub fn get<'a>(target: &'a Value, whole: &str, segs: &[Box<str>]) -> Option<&'a 
     if !matches!(target, Value::Object(_) | Value::Array(_)) {
         return None;
     }
+    if segs.len() == 1 {
+        return own(target, whole);
+    }
     if let Some(v) = own(target, whole) {
         return Some(v);
     }
-    get_segments(target, segs).map(|(v, _)| v)
+    get_fast(target, segs)
 }
 
-/// Like [`get`], also returning how many segments were consumed per step, for unset.
-fn get_segments<'a>(mut target: &'a Value, segs: &[Box<str>]) -> Option<(&'a Value, Vec<String>)> {
+/// Like [`get`], also returning the keys it went through, for unset. The common case (every
+/// segment an own key) allocates nothing; joining segments (`{"a.b": ..}`) is the slow path.
+fn get_segments<'a>(target: &'a Value, segs: &[Box<str>]) -> Option<(&'a Value, Vec<String>)> {
+    let mut cur = target;
+    for (i, seg) in segs.iter().enumerate() {
+        match own(cur, seg) {
+            Some(v) if i + 1 == segs.len() => return Some((v, segs.iter().map(|s| s.to_string()).collect())),
+            Some(v) if matches!(v, Value::Object(_) | Value::Array(_)) => cur = v,
+            Some(_) => return None,
+            None => return get_joined(target, segs),
+        }
+    }
+    None
+}
+
+/// `get-value`'s full walk: a segment not found is joined with the next ones by `.`.
+fn get_joined<'a>(mut target: &'a Value, segs: &[Box<str>]) -> Option<(&'a Value, Vec<String>)> {
     let mut keys = Vec::new();
     let mut idx = 0;
     let len = segs.len();
@@ -232,6 +265,20 @@ fn get_segments<'a>(mut target: &'a Value, segs: &[Box<str>]) -> Option<(&'a Val
         }
     }
     (idx == len).then_some((target, keys))
+}
+
+/// [`get`] without the bookkeeping for unset.
+fn get_fast<'a>(target: &'a Value, segs: &[Box<str>]) -> Option<&'a Value> {
+    let mut cur = target;
+    for (i, seg) in segs.iter().enumerate() {
+        match own(cur, seg) {
+            Some(v) if i + 1 == segs.len() => return Some(v),
+            Some(v) if matches!(v, Value::Object(_) | Value::Array(_)) => cur = v,
+            Some(_) => return None,
+            None => return get_joined(target, segs).map(|(v, _)| v),
+        }
+    }
+    None
 }
 
 /// `unset-value` after a successful `get`: removes the value where `get` found it.
@@ -409,7 +456,10 @@ fn check_key(k: &SetKey) -> Result<(), SetError> {
 /// the write would land on a property JSON cannot show (a named key of an array).
 fn slot<'a>(obj: &'a mut Value, key: &SetKey) -> Result<Option<&'a mut Value>, SetError> {
     match obj {
-        Value::Object(m) => Ok(Some(m.entry(key.as_prop()).or_insert(Value::Null))),
+        Value::Object(m) => Ok(Some(match key {
+            SetKey::Str(k) => object_slot(m, k),
+            SetKey::Num(_) => m.entry(key.as_prop()).or_insert(Value::Null),
+        })),
         Value::Array(a) => {
             let Some(ix) = array_index(&key.as_prop()) else {
                 return Ok(None);
@@ -424,6 +474,22 @@ fn slot<'a>(obj: &'a mut Value, key: &SetKey) -> Result<Option<&'a mut Value>, S
         }
         _ => Ok(None),
     }
+}
+
+/// The member `key` of an object, inserted as `null` at the end when missing. Existing keys
+/// are found without allocating.
+pub fn object_slot<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Value {
+    if m.len() <= 16 {
+        // Small objects: a scan beats hashing.
+        return match m.keys().position(|k| k == key) {
+            Some(i) => m.values_mut().nth(i).unwrap_or_else(|| unreachable!("position came from keys")),
+            None => m.entry(key.to_owned()).or_insert(Value::Null),
+        };
+    }
+    if m.contains_key(key) {
+        return m.get_mut(key).unwrap_or_else(|| unreachable!("contains_key said so"));
+    }
+    m.entry(key.to_owned()).or_insert(Value::Null)
 }
 
 /// `set-value`: writes `value` at `keys`, creating objects (or arrays before a numeric key)
@@ -465,16 +531,16 @@ pub fn set(target: &mut Value, keys: &[SetKey], value: Option<Value>) -> Result<
 }
 
 /// lodash `merge(dst, src)` for JSON: objects merge key by key, arrays index by index,
-/// a container replaces a non-container, `null` overwrites.
-pub fn merge(dst: &mut Value, src: &Value) {
+/// a container replaces a non-container, `null` overwrites. `src` is consumed.
+pub fn merge(dst: &mut Value, src: Value) {
     match src {
         Value::Object(sm) => {
             for (k, sv) in sm {
-                merge_key(dst, k, sv);
+                merge_key(dst, &k, sv);
             }
         }
         Value::Array(sa) => {
-            for (i, sv) in sa.iter().enumerate() {
+            for (i, sv) in sa.into_iter().enumerate() {
                 merge_key(dst, &i.to_string(), sv);
             }
         }
@@ -482,10 +548,19 @@ pub fn merge(dst: &mut Value, src: &Value) {
     }
 }
 
-fn merge_key(dst: &mut Value, key: &str, sv: &Value) {
-    let key = SetKey::Str(key.into());
-    let Ok(Some(slot)) = slot(dst, &key) else {
-        return;
+fn merge_key(dst: &mut Value, key: &str, sv: Value) {
+    let slot = match dst {
+        Value::Object(m) => object_slot(m, key),
+        Value::Array(a) => match array_index(key) {
+            Some(ix) if ix <= MAX_ARRAY_INDEX => {
+                if ix >= a.len() {
+                    a.resize(ix + 1, Value::Null);
+                }
+                &mut a[ix]
+            }
+            _ => return,
+        },
+        _ => return,
     };
     match sv {
         Value::Array(_) => {
@@ -500,27 +575,29 @@ fn merge_key(dst: &mut Value, key: &str, sv: &Value) {
             }
             merge(slot, sv);
         }
-        other => *slot = other.clone(),
+        other => *slot = other,
     }
 }
 
 /// Removes `null`, `{}` and `[]` at every depth (array elements too); `None` when nothing is
 /// left.
-pub fn clean_deep(v: Value) -> Option<Value> {
+pub fn clean_deep(mut v: Value) -> Option<Value> {
+    clean_in_place(&mut v).then_some(v)
+}
+
+/// Cleans `v` in place; false when nothing is left of it.
+fn clean_in_place(v: &mut Value) -> bool {
     match v {
-        Value::Null => None,
+        Value::Null => false,
         Value::Array(a) => {
-            let kept: Vec<Value> = a.into_iter().filter_map(clean_deep).collect();
-            (!kept.is_empty()).then_some(Value::Array(kept))
+            a.retain_mut(clean_in_place);
+            !a.is_empty()
         }
         Value::Object(m) => {
-            let kept: Map<String, Value> = m
-                .into_iter()
-                .filter_map(|(k, v)| clean_deep(v).map(|v| (k, v)))
-                .collect();
-            (!kept.is_empty()).then_some(Value::Object(kept))
+            m.retain(|_, v| clean_in_place(v));
+            !m.is_empty()
         }
-        other => Some(other),
+        _ => true,
     }
 }
 

@@ -94,7 +94,7 @@ impl Event<'_> {
                     if i == 0 {
                         payload = built;
                     } else {
-                        js::merge(&mut payload, &built);
+                        js::merge(&mut payload, built);
                     }
                 }
                 st.payload = payload;

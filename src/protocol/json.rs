@@ -10,18 +10,17 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::Value;
 use serde_json::ser::{CompactFormatter, Formatter, Serializer};
 
-use crate::eval::js::json_number_to_js;
+use crate::eval::js::{is_plain_integer, json_number_to_js};
 
 /// A `serde_json` formatter that rewrites numbers the JavaScript way.
 #[derive(Default)]
 pub struct JsFormatter(CompactFormatter);
 
 impl Formatter for JsFormatter {
-    fn write_number_str<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        value: &str,
-    ) -> io::Result<()> {
+    fn write_number_str<W: ?Sized + Write>(&mut self, writer: &mut W, value: &str) -> io::Result<()> {
+        if is_plain_integer(value) {
+            return writer.write_all(value.as_bytes());
+        }
         writer.write_all(json_number_to_js(value).as_bytes())
     }
 }
