@@ -275,10 +275,23 @@ fn get_fast<'a>(target: &'a Value, segs: &[Box<str>]) -> Option<&'a Value> {
             Some(v) if i + 1 == segs.len() => return Some(v),
             Some(v) if matches!(v, Value::Object(_) | Value::Array(_)) => cur = v,
             Some(_) => return None,
-            None => return get_joined(target, segs).map(|(v, _)| v),
+            // Joining segments can only help if some key here is `seg.` something.
+            None if i + 1 < segs.len() && has_dotted_key(cur, seg) => {
+                return get_joined(target, segs).map(|(v, _)| v);
+            }
+            None => return None,
         }
     }
     None
+}
+
+fn has_dotted_key(v: &Value, prefix: &str) -> bool {
+    match v {
+        Value::Object(m) => m
+            .keys()
+            .any(|k| k.len() > prefix.len() && k.starts_with(prefix) && k.as_bytes()[prefix.len()] == b'.'),
+        _ => false,
+    }
 }
 
 /// `unset-value` after a successful `get`: removes the value where `get` found it.

@@ -160,16 +160,25 @@ impl Event<'_> {
                     Some(Value::Array(a)) => a,
                     Some(other) => vec![other],
                 };
+                // The payload is split: each item gets its own copy (the last one the
+                // original), and the working payload is empty afterwards.
                 let base = std::mem::take(&mut st.payload);
-                for item in items {
-                    st.payload = base.clone();
+                let n = items.len();
+                let mut base = Some(base);
+                for (i, item) in items.into_iter().enumerate() {
+                    st.payload = if i + 1 == n {
+                        base.take().unwrap_or_default()
+                    } else {
+                        base.clone().unwrap_or_default()
+                    };
                     st.vars[*slot] = Some(item);
                     self.run_ops(ops, st)?;
                 }
-                st.payload = base;
+                st.payload = Value::Object(Map::new());
             }
             Op::Emit { clean } => {
-                let mut p = st.payload.clone();
+                // The payload moves out; the working payload starts empty again.
+                let mut p = std::mem::replace(&mut st.payload, Value::Object(Map::new()));
                 match clean {
                     Clean::None => {}
                     Clean::TopNulls => js::clean_top(&mut p),
