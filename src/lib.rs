@@ -27,13 +27,21 @@ impl Engine {
         Ok(compile::load_destination(mappings, destination)?.map(|plan| Engine { plan }))
     }
 
-    /// One request item -> its response items.
+    /// One parsed request item -> its response items (as JSON values).
     pub fn transform(&self, item: Value) -> Vec<Value> {
-        protocol::transform_item(&self.plan, item)
+        protocol::transform_value(&self.plan, item)
+            .iter()
+            .map(protocol::Response::to_value)
+            .collect()
     }
 
-    /// A batch, in order.
+    /// Parsed request items, in order -> response items (as JSON values).
     pub fn transform_batch(&self, items: Vec<Value>) -> Vec<Value> {
         items.into_iter().flat_map(|i| self.transform(i)).collect()
+    }
+
+    /// The fast path for raw request items: see [`protocol::Batch`].
+    pub fn batch(&self) -> protocol::Batch<'_> {
+        protocol::Batch::new(&self.plan)
     }
 }

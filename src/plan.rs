@@ -48,8 +48,10 @@ pub struct Plan {
     pub flows: HashMap<String, Flow>,
     pub request: Request,
     pub templates: Handlebars<'static>,
-    /// Spec file name -> a hash of its text, for /health and reviews.
+    /// A hash of the spec set's files, for /health and reviews.
     pub spec_hash: String,
+    /// Whether any path or template reads the request metadata (else it is only echoed).
+    pub reads_metadata: bool,
 }
 
 /// How the message type is read and checked; the supported types are the flows' keys.
@@ -289,4 +291,14 @@ pub enum Op {
     Emit {
         clean: Clean,
     },
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("name", &self.name)
+            .field("spec_hash", &self.spec_hash)
+            .field("message_types", &self.message_type.supported)
+            .finish_non_exhaustive()
+    }
 }

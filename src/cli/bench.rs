@@ -122,7 +122,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(m) = &args.mappings {
         cmd.arg("--mappings").arg(m);
     }
-    cmd.arg(&path).env("EVENTMAP_REPORT_RSS", "1").stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.arg(&path)
+        .env("EVENTMAP_REPORT_RSS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let t = Instant::now();
     let mut child = cmd.spawn()?;
     let mut out_items = 0usize;
@@ -158,12 +161,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let floor_eps = n as f64 / floor_s;
     let transform_eps = n as f64 / transform_s;
     println!("events:             {n}");
-    println!("response items:     {out_items} ({:.1} MB)", out_bytes as f64 / 1e6);
-    println!("floor:              {floor_eps:>12.0} events/s  (parse + serialize only, {floor_s:.2}s)");
-    println!("transform:          {transform_eps:>12.0} events/s  (eventmap transform, NDJSON streaming, {transform_s:.2}s)");
+    println!(
+        "response items:     {out_items} ({:.1} MB)",
+        out_bytes as f64 / 1e6
+    );
+    println!(
+        "floor:              {floor_eps:>12.0} events/s  (parse + serialize only, {floor_s:.2}s)"
+    );
+    println!(
+        "transform:          {transform_eps:>12.0} events/s  (eventmap transform, NDJSON streaming, {transform_s:.2}s)"
+    );
     println!("ratio to floor:     {:>12.2}", transform_eps / floor_eps);
     match rss {
-        Some(kib) => println!("peak RSS:           {:>12.1} MB (transform process)", kib as f64 / 1024.0),
+        Some(kib) => println!(
+            "peak RSS:           {:>12.1} MB (transform process)",
+            kib as f64 / 1024.0
+        ),
         None => println!("peak RSS:           unknown (no /proc on this system)"),
     }
     Ok(())

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use eventmap::Engine;
-use eventmap::protocol::json::write_js;
-use serde_json::Value;
+use eventmap::protocol::json::write_js_of;
+use serde_json::value::RawValue;
 
 use super::{render, resolve_mappings};
 
@@ -63,37 +63,46 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     match first {
         None => bail!("no input: expected a JSON array of request items, or NDJSON"),
         Some(b'[') => {
-            let items: Vec<Value> = serde_json::from_reader(reader)
+            let mut text = String::new();
+            reader
+                .read_to_string(&mut text)
+                .context("input is not UTF-8 text")?;
+            let items: Vec<&RawValue> = serde_json::from_str(&text)
                 .context("input is not a valid JSON array of request items")?;
+            let mut batch = engine.batch();
             out.write_all(b"[")?;
             let mut first = true;
+            let mut responses = Vec::new();
             for item in items {
-                for resp in engine.transform(item) {
+                responses.clear();
+                batch.push(item.get(), &mut responses);
+                for resp in &responses {
                     if !first {
                         out.write_all(b",")?;
                     }
                     first = false;
-                    write_js(&mut out, &resp)?;
+                    write_js_of(&mut out, resp)?;
                 }
             }
             out.write_all(b"]\n")?;
         }
         Some(_) => {
+            // NDJSON: item by item, so memory does not grow with the input. A line that is not
+            // JSON becomes a 400 item; the stream goes on.
+            let mut batch = engine.batch();
             let mut line = String::new();
-            let mut n = 0usize;
             loop {
                 line.clear();
                 if reader.read_line(&mut line)? == 0 {
                     break;
                 }
-                n += 1;
                 if line.trim().is_empty() {
                     continue;
                 }
-                let item: Value = serde_json::from_str(&line)
-                    .with_context(|| format!("line {n} is not valid JSON"))?;
-                for resp in engine.transform(item) {
-                    write_js(&mut out, &resp)?;
+                let mut responses = Vec::with_capacity(1);
+                batch.push(line.trim_end(), &mut responses);
+                for resp in &responses {
+                    write_js_of(&mut out, resp)?;
                     out.write_all(b"\n")?;
                 }
             }

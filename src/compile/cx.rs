@@ -35,6 +35,8 @@ pub struct Cx<'s> {
     pub scope: Vec<(String, usize)>,
     pub slot_names: Vec<String>,
     pub templates: Handlebars<'static>,
+    /// Set when a path or template reads the request metadata.
+    pub reads_metadata: bool,
 }
 
 impl<'s> Cx<'s> {
@@ -54,6 +56,7 @@ impl<'s> Cx<'s> {
             scope: Vec::new(),
             slot_names: Vec::new(),
             templates,
+            reads_metadata: false,
         }
     }
 
@@ -203,6 +206,7 @@ impl<'s> Cx<'s> {
         if !text.contains("{{") {
             return Some(Msg::Text(text.to_owned()));
         }
+        self.reads_metadata |= text.contains("metadata");
         let name = format!("t{}", self.templates.get_templates().len());
         match self.templates.register_template_string(&name, text) {
             Ok(()) => Some(Msg::Template {

@@ -69,7 +69,10 @@ impl<'s> Cx<'s> {
             "message" => Root::Message,
             "config" => Root::Config,
             "payload" => Root::Payload,
-            "metadata" => Root::Metadata,
+            "metadata" => {
+                self.reads_metadata = true;
+                Root::Metadata
+            }
             var => match self.lookup_var(var) {
                 Some(slot) => Root::Var(slot),
                 None => {

@@ -275,6 +275,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         request,
         templates: cx.templates,
         spec_hash: spec_hash(sources),
+        reads_metadata: cx.reads_metadata,
     })
 }
 

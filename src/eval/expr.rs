@@ -343,9 +343,13 @@ fn own_of(v: &Value, k: &str) -> Option<Value> {
 /// A key `set-value` writes as itself: no `.`, `/` or `\\`, and nothing `Number()` could
 /// read as an integer (which would make it an array index).
 fn plain_key(k: &str) -> bool {
-    let Some(first) = k.chars().next() else { return false };
-    !(first.is_ascii_digit() || matches!(first, '+' | '-' | '.') || first.is_whitespace() || first == '\u{FEFF}')
-        && !k.contains(['.', '/', '\\'])
+    let Some(first) = k.chars().next() else {
+        return false;
+    };
+    let may_start_number = first.is_ascii_digit()
+        || matches!(first, '+' | '-' | '.' | '\u{FEFF}')
+        || first.is_whitespace();
+    !may_start_number && !k.contains(['.', '/', '\\'])
 }
 
 /// Every key of each truthy source not in `except`, written with `set-value` (so dotted keys
@@ -386,7 +390,8 @@ fn copy_keys(sources: &[Val<'_>], except: &[String]) -> Result<Value, Failure> {
         for k in &keys {
             if let Some(v) = own_of(src, k) {
                 let path: Vec<SetKey> = js::split_set_path(k);
-                js::set(&mut out, &path, Some(v)).map_err(|e| Failure::instrumentation(format!("cannot copy key `{k}`: {e}")))?;
+                js::set(&mut out, &path, Some(v))
+                    .map_err(|e| Failure::instrumentation(format!("cannot copy key `{k}`: {e}")))?;
             }
         }
     }

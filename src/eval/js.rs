@@ -183,7 +183,9 @@ pub fn is_plain_integer(literal: &str) -> bool {
 fn own<'a>(target: &'a Value, key: &str) -> Option<&'a Value> {
     match target {
         // Event objects are small: comparing keys beats hashing them.
-        Value::Object(m) if m.len() <= 16 => m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v),
+        Value::Object(m) if m.len() <= 16 => {
+            m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+        }
         Value::Object(m) => m.get(key),
         Value::Array(a) => array_index(key).and_then(|i| a.get(i)),
         _ => None,
@@ -222,7 +224,9 @@ fn get_segments<'a>(target: &'a Value, segs: &[Box<str>]) -> Option<(&'a Value, 
     let mut cur = target;
     for (i, seg) in segs.iter().enumerate() {
         match own(cur, seg) {
-            Some(v) if i + 1 == segs.len() => return Some((v, segs.iter().map(|s| s.to_string()).collect())),
+            Some(v) if i + 1 == segs.len() => {
+                return Some((v, segs.iter().map(|s| s.to_string()).collect()));
+            }
             Some(v) if matches!(v, Value::Object(_) | Value::Array(_)) => cur = v,
             Some(_) => return None,
             None => return get_joined(target, segs),
@@ -287,9 +291,9 @@ fn get_fast<'a>(target: &'a Value, segs: &[Box<str>]) -> Option<&'a Value> {
 
 fn has_dotted_key(v: &Value, prefix: &str) -> bool {
     match v {
-        Value::Object(m) => m
-            .keys()
-            .any(|k| k.len() > prefix.len() && k.starts_with(prefix) && k.as_bytes()[prefix.len()] == b'.'),
+        Value::Object(m) => m.keys().any(|k| {
+            k.len() > prefix.len() && k.starts_with(prefix) && k.as_bytes()[prefix.len()] == b'.'
+        }),
         _ => false,
     }
 }
@@ -495,12 +499,17 @@ pub fn object_slot<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Valu
     if m.len() <= 16 {
         // Small objects: a scan beats hashing.
         return match m.keys().position(|k| k == key) {
-            Some(i) => m.values_mut().nth(i).unwrap_or_else(|| unreachable!("position came from keys")),
+            Some(i) => m
+                .values_mut()
+                .nth(i)
+                .unwrap_or_else(|| unreachable!("position came from keys")),
             None => m.entry(key.to_owned()).or_insert(Value::Null),
         };
     }
     if m.contains_key(key) {
-        return m.get_mut(key).unwrap_or_else(|| unreachable!("contains_key said so"));
+        return m
+            .get_mut(key)
+            .unwrap_or_else(|| unreachable!("contains_key said so"));
     }
     m.entry(key.to_owned()).or_insert(Value::Null)
 }
@@ -669,10 +678,7 @@ mod tests {
     #[test]
     fn merge_is_lodash_merge() {
         let mut a = json!({"p": {"x": 1, "l": [1, 2, 3]}, "s": 1});
-        merge(
-            &mut a,
-            &json!({"p": {"y": 2, "l": ["a"]}, "s": {"k": null}}),
-        );
+        merge(&mut a, json!({"p": {"y": 2, "l": ["a"]}, "s": {"k": null}}));
         assert_eq!(
             a,
             json!({"p": {"x": 1, "l": ["a", 2, 3], "y": 2}, "s": {"k": null}})

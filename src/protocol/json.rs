@@ -17,7 +17,11 @@ use crate::eval::js::{is_plain_integer, json_number_to_js};
 pub struct JsFormatter(CompactFormatter);
 
 impl Formatter for JsFormatter {
-    fn write_number_str<W: ?Sized + Write>(&mut self, writer: &mut W, value: &str) -> io::Result<()> {
+    fn write_number_str<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        value: &str,
+    ) -> io::Result<()> {
         if is_plain_integer(value) {
             return writer.write_all(value.as_bytes());
         }
@@ -39,7 +43,7 @@ fn index_key(k: &str) -> Option<u32> {
 }
 
 /// A value serialized with JavaScript's key order.
-struct Js<'a>(&'a Value);
+pub struct Js<'a>(pub &'a Value);
 
 impl Serialize for Js<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -79,13 +83,86 @@ impl Serialize for Js<'_> {
 
 /// Writes `value` as compact JSON, the way JavaScript would.
 pub fn write_js<W: Write>(writer: W, value: &Value) -> io::Result<()> {
+    write_js_of(writer, &Js(value))
+}
+
+/// Writes anything serializable (response items) with JavaScript number spelling.
+pub fn write_js_of<W: Write, T: Serialize + ?Sized>(writer: W, value: &T) -> io::Result<()> {
     let mut ser = Serializer::with_formatter(writer, JsFormatter::default());
-    Js(value).serialize(&mut ser).map_err(io::Error::other)
+    value.serialize(&mut ser).map_err(io::Error::other)
+}
+
+pub fn to_js_string_of<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_js_of(&mut out, value);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Whether raw JSON text is exactly what JavaScript would print for it, so it can be echoed
+/// as is: compact, numbers already canonical, no `\u` or `\/` escapes, no integer-like keys
+/// (JavaScript moves those first). Conservative: `false` only costs a re-serialization.
+pub fn is_js_canonical(raw: &str) -> bool {
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                let mut digits_only = true;
+                while i < b.len() && b[i] != b'"' {
+                    if b[i] == b'\\' {
+                        if matches!(b.get(i + 1), Some(b'u' | b'/')) {
+                            return false;
+                        }
+                        digits_only = false;
+                        i += 2;
+                        continue;
+                    }
+                    digits_only &= b[i].is_ascii_digit();
+                    i += 1;
+                }
+                if digits_only && i > start && b.get(i + 1) == Some(&b':') {
+                    return false;
+                }
+                i += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < b.len() && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                if !is_plain_integer(&raw[start..i]) {
+                    return false;
+                }
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => return false,
+            _ => i += 1,
+        }
+    }
+    true
 }
 
 pub fn to_js_string(value: &Value) -> String {
-    let mut out = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = write_js(&mut out, value);
-    String::from_utf8(out).unwrap_or_default()
+    to_js_string_of(&Js(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_json_is_recognised() {
+        assert!(is_js_canonical(
+            r#"{"jobId":1,"a":"x.y 1.5","n":null,"t":true,"l":[-3,0]}"#
+        ));
+        assert!(!is_js_canonical(r#"{"jobId":1.0}"#));
+        assert!(!is_js_canonical(r#"{"a": 1}"#));
+        assert!(!is_js_canonical(r#"{"12":1}"#));
+        assert!(!is_js_canonical(r#"{"a":"\u00e9"}"#));
+        assert!(!is_js_canonical(r#"{"a":12345678901234567890}"#));
+        assert!(is_js_canonical(r#"{"a":"\"12\":"}"#));
+    }
 }

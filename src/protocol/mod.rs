@@ -5,4 +5,4 @@
 pub mod json;
 pub mod processor;
 
-pub use processor::transform_item;
+pub use processor::{Batch, Meta, Response, transform_value};
