@@ -584,6 +584,11 @@ fn merge_key(dst: &mut Value, key: &str, sv: Value) {
         },
         _ => return,
     };
+    if slot.is_null() && matches!(sv, Value::Array(_) | Value::Object(_)) {
+        // Nothing to merge with: lodash would deep-copy the source; moving it is the same.
+        *slot = sv;
+        return;
+    }
     match sv {
         Value::Array(_) => {
             if !slot.is_array() {

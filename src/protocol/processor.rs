@@ -200,11 +200,11 @@ impl Serialize for Response<'_> {
     }
 }
 
-/// A request item with only the message parsed.
+/// A request item with only the message parsed (in the same pass).
 #[derive(Deserialize)]
 struct RawItem<'a> {
-    #[serde(borrow, default, deserialize_with = "some_raw")]
-    message: Option<&'a RawValue>,
+    #[serde(default)]
+    message: Value,
     #[serde(borrow, default, deserialize_with = "some_raw")]
     destination: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "some_raw")]
@@ -282,8 +282,8 @@ impl<'p> Batch<'p> {
             }
             return;
         }
-        let message = match item.message.map(|m| serde_json::from_str::<Value>(m.get())) {
-            Some(Ok(m @ Value::Object(_))) => m,
+        let message = match item.message {
+            m @ Value::Object(_) => m,
             _ => Value::Object(Map::new()),
         };
         let (meta, md) = match item.metadata {
