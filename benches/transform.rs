@@ -106,7 +106,7 @@ fn item(i: usize, kind: &str) -> Value {
                 i,
                 "track",
                 Some("subscription_event"),
-                json!({"channelConsents": {"email": i % 2 == 0}, "list": "news", "source": "footer"}),
+                json!({"channelConsents": {"email": i.is_multiple_of(2)}, "list": "news", "source": "footer"}),
             ),
             json!([]),
         ),
