@@ -8,6 +8,7 @@ pub mod diag;
 pub mod eval;
 pub mod plan;
 pub mod protocol;
+pub mod server;
 pub mod spec;
 
 use serde_json::Value;

@@ -4,6 +4,7 @@
 
 mod bench;
 mod render;
+mod serve;
 mod transform;
 
 use std::path::PathBuf;
@@ -27,6 +28,8 @@ struct Cli {
 enum Command {
     /// Transform processor request items (a JSON array, or NDJSON) into response items.
     Transform(transform::Args),
+    /// Serve the processor endpoint over HTTP (a drop-in for the reference transformer).
+    Serve(serve::Args),
     /// Load and compile destination specs, reporting every problem.
     Check {
         /// Only this destination (default: all).
@@ -64,6 +67,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Transform(args) => transform::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Check {
             destination,
             mappings,

@@ -17,7 +17,7 @@ pub struct Source {
 }
 
 /// Where specs are read from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Mappings {
     Dir(PathBuf),
     Embedded,
