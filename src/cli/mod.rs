@@ -3,6 +3,7 @@
 //! diagnostics with source excerpts.
 
 mod bench;
+mod loadtest;
 mod render;
 mod serve;
 mod transform;
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Transform processor request items (a JSON array, or NDJSON) into response items.
     Transform(transform::Args),
+    /// Load-test the HTTP service over loopback (starts one unless --url is given).
+    Loadtest(loadtest::Args),
     /// Serve the processor endpoint over HTTP (a drop-in for the reference transformer).
     Serve(serve::Args),
     /// Load and compile destination specs, reporting every problem.
@@ -68,6 +71,7 @@ pub fn main() -> ExitCode {
         Command::Transform(args) => transform::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Loadtest(args) => loadtest::run(args),
         Command::Check {
             destination,
             mappings,

@@ -61,7 +61,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         debounce: Duration::from_millis(args.reload_debounce_ms),
     };
+    // Transforms run on the blocking pool; a pool the size of the machine keeps throughput
+    // and stops every burst from adding threads (each with its own allocator heap).
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .max_blocking_threads(cores * 2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
