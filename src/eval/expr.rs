@@ -377,21 +377,26 @@ fn copy_keys(sources: &[Val<'_>], except: &[String]) -> Result<Value, Failure> {
     }
     let mut out = Value::Object(Map::new());
     let mut keys: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for src in sources {
         let Some(src) = src.as_deref() else { continue };
         if !js::truthy(Some(src)) {
             continue;
         }
         for k in keys_of(src) {
-            if wanted(&k) && !keys.contains(&k) {
+            if wanted(&k) && seen.insert(k.clone()) {
                 keys.push(k);
             }
         }
         for k in &keys {
             if let Some(v) = own_of(src, k) {
                 let path: Vec<SetKey> = js::split_set_path(k);
-                js::set(&mut out, &path, Some(v))
-                    .map_err(|e| Failure::instrumentation(format!("cannot copy key `{k}`: {e}")))?;
+                js::set(&mut out, &path, Some(v)).map_err(|e| {
+                    Failure::instrumentation(format!(
+                        "cannot copy key `{}`: {e}",
+                        js::abbreviate(k)
+                    ))
+                })?;
             }
         }
     }

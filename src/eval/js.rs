@@ -8,6 +8,11 @@ use serde_json::{Map, Number, Value};
 /// than filling memory with holes.
 pub const MAX_ARRAY_INDEX: usize = 10_000;
 
+/// Most keys one write may nest (a key `a.b.c...` from an event nests one level per dot);
+/// past it the write is refused, so no event can build an object deep enough to exhaust a
+/// thread's stack when it is cleaned, merged or written.
+pub const MAX_PATH_DEPTH: usize = 100;
+
 /// JavaScript truthiness; `None` is `undefined`.
 pub fn truthy(v: Option<&Value>) -> bool {
     match v {
@@ -72,6 +77,20 @@ pub fn type_name(v: Option<&Value>) -> &'static str {
 
 fn is_js_space(c: char) -> bool {
     (c.is_whitespace() && c != '\u{85}') || c == '\u{FEFF}'
+}
+
+/// Text from an event, shortened for an error message.
+pub fn abbreviate(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        format!(
+            "{}... ({} characters)",
+            s.chars().take(MAX).collect::<String>(),
+            s.chars().count()
+        )
+    }
 }
 
 /// `String.prototype.trim`.
@@ -458,6 +477,8 @@ pub enum SetError {
     UnsafeKey(String),
     #[error("array index {0} is beyond the engine's limit of {MAX_ARRAY_INDEX}")]
     IndexTooLarge(String),
+    #[error("the path nests {0} levels, beyond the engine's limit of {MAX_PATH_DEPTH}")]
+    TooDeep(usize),
 }
 
 fn check_key(k: &SetKey) -> Result<(), SetError> {
@@ -519,6 +540,9 @@ pub fn object_slot<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Valu
 pub fn set(target: &mut Value, keys: &[SetKey], value: Option<Value>) -> Result<(), SetError> {
     if keys.is_empty() || !matches!(target, Value::Object(_) | Value::Array(_)) {
         return Ok(());
+    }
+    if keys.len() > MAX_PATH_DEPTH {
+        return Err(SetError::TooDeep(keys.len()));
     }
     let mut obj = target;
     for (i, key) in keys.iter().enumerate() {

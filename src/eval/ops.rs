@@ -10,6 +10,10 @@ use super::js;
 use super::{Event, Failure};
 use crate::plan::{Body, Clean, Field, Op, Step};
 
+/// Most payloads one `fan_out` may make from an event: each is a copy of the payload, so the
+/// limit bounds what one event can cost.
+pub const MAX_FAN_OUT: usize = 1_000;
+
 /// What the steps of one event build up.
 pub struct State {
     pub payload: Value,
@@ -160,6 +164,12 @@ impl Event<'_> {
                     Some(Value::Array(a)) => a,
                     Some(other) => vec![other],
                 };
+                if items.len() > MAX_FAN_OUT {
+                    return Err(Failure::instrumentation(format!(
+                        "fan_out over {} items is beyond the engine's limit of {MAX_FAN_OUT} payloads per event",
+                        items.len()
+                    )));
+                }
                 // The payload is split: each item gets its own copy (the last one the
                 // original), and the working payload is empty afterwards.
                 let base = std::mem::take(&mut st.payload);

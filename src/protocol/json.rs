@@ -105,8 +105,19 @@ pub fn to_js_string_of<T: Serialize + ?Sized>(value: &T) -> String {
 pub fn is_js_canonical(raw: &str) -> bool {
     let b = raw.as_bytes();
     let mut i = 0;
+    let mut depth = 0usize;
     while i < b.len() {
         match b[i] {
+            // Deeper than the parser goes: let the parser say so.
+            b'[' | b'{' if depth >= 128 => return false,
+            b'[' | b'{' => {
+                depth += 1;
+                i += 1;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
             b'"' => {
                 let start = i + 1;
                 i += 1;

@@ -245,7 +245,13 @@ impl<'p> Batch<'p> {
     where
         'p: 'a,
     {
-        let item: RawItem<'a> = match serde_json::from_str(text) {
+        // The fast path reads objects only (serde would also read a struct from a list).
+        let fast = if text.trim_start().starts_with('{') {
+            serde_json::from_str::<RawItem<'a>>(text).ok()
+        } else {
+            None
+        };
+        let item: RawItem<'a> = match fast.ok_or(()) {
             Ok(i) => i,
             Err(_) => {
                 // Not an object, duplicate keys, ...: the general path decides.
@@ -254,7 +260,7 @@ impl<'p> Batch<'p> {
                     Err(e) => out.push(failure(
                         self.plan,
                         Meta::Absent,
-                        format!("request item is not valid JSON: {e}"),
+                        parse_error(&e),
                         "instrumentation",
                     )),
                 }
@@ -265,7 +271,19 @@ impl<'p> Batch<'p> {
         let hit =
             matches!((&self.destination, item.destination), (Some(c), Some(d)) if c.raw == d.get());
         if !hit {
-            self.destination = Some(cache_destination(plan, item.destination));
+            match cache_destination(plan, item.destination) {
+                Ok(d) => self.destination = Some(d),
+                Err(e) => {
+                    self.destination = None;
+                    out.push(failure(
+                        plan,
+                        Meta::Absent,
+                        parse_error(&e),
+                        "instrumentation",
+                    ));
+                    return;
+                }
+            }
         }
         let Some(dest) = &self.destination else {
             return;
@@ -276,7 +294,7 @@ impl<'p> Batch<'p> {
                 Err(e) => out.push(failure(
                     plan,
                     Meta::Absent,
-                    format!("request item is not valid JSON: {e}"),
+                    parse_error(&e),
                     "instrumentation",
                 )),
             }
@@ -289,12 +307,23 @@ impl<'p> Batch<'p> {
         let (meta, md) = match item.metadata {
             None => (Meta::Absent, Value::Null),
             Some(raw) => {
-                let parsed = (plan.reads_metadata || !is_js_canonical(raw.get()))
-                    .then(|| serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null));
-                match parsed {
-                    Some(v) if is_js_canonical(raw.get()) => (Meta::Raw(raw), v),
-                    Some(v) => (Meta::Value(v.clone()), v),
-                    None => (Meta::Raw(raw), Value::Null),
+                let canonical = is_js_canonical(raw.get());
+                if canonical && !plan.reads_metadata {
+                    (Meta::Raw(raw), Value::Null)
+                } else {
+                    match serde_json::from_str::<Value>(raw.get()) {
+                        Ok(v) if canonical => (Meta::Raw(raw), v),
+                        Ok(v) => (Meta::Value(v.clone()), v),
+                        Err(e) => {
+                            out.push(failure(
+                                plan,
+                                Meta::Absent,
+                                parse_error(&e),
+                                "instrumentation",
+                            ));
+                            return;
+                        }
+                    }
                 }
             }
         };
@@ -302,20 +331,32 @@ impl<'p> Batch<'p> {
     }
 }
 
-fn cache_destination(plan: &Plan, raw: Option<&RawValue>) -> CachedDestination {
+/// Why item text could not be parsed, in words a sender can act on.
+fn parse_error(e: &serde_json::Error) -> String {
+    if e.to_string().starts_with("recursion limit exceeded") {
+        "request item nests deeper than 128 levels, the engine's limit".into()
+    } else {
+        format!("request item is not valid JSON: {e}")
+    }
+}
+
+fn cache_destination(
+    plan: &Plan,
+    raw: Option<&RawValue>,
+) -> Result<CachedDestination, serde_json::Error> {
     let text = raw.map(RawValue::get).unwrap_or("null");
-    let mut parsed: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let mut parsed: Value = serde_json::from_str(text)?;
     let flag_off = parsed.get("hasDynamicConfig") == Some(&Value::Bool(false));
     let config = match &mut parsed {
         Value::Object(d) => d.remove("Config").unwrap_or(Value::Null),
         _ => Value::Null,
     };
     let dynamic = plan.dynamic_config && !flag_off && has_template(&config);
-    CachedDestination {
+    Ok(CachedDestination {
         raw: text.to_owned(),
         config,
         dynamic,
-    }
+    })
 }
 
 fn has_template(v: &Value) -> bool {

@@ -1,0 +1,297 @@
+//! Hardening: whatever a source sends, the engine answers. Property tests over arbitrary JSON
+//! as a request item, as a message, as a destination config, with wrong types at every path
+//! the Bluecore specs read; plus fixed cases for deep nesting, huge strings and arrays,
+//! numbers beyond i64/u64/f64, duplicate keys and fan-out floods.
+//!
+//! Every property: no panic; at least one response item per input; every item a 200 or a
+//! 400, and a 400 carries an error text; the raw fast path and the parsed path agree.
+//! The number of cases is bounded for CI (`PROPTEST_CASES` raises it).
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use eventmap::{Engine, Mappings};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| {
+        let m = Mappings::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings"));
+        Engine::load(&m, "bluecore").unwrap().unwrap()
+    })
+}
+
+/// Runs one item's text through both paths and checks the invariants.
+fn check_text(text: &str) -> Result<Vec<Value>, TestCaseError> {
+    let e = engine();
+    let mut batch = e.batch();
+    let mut fast = Vec::new();
+    batch.push(text, &mut fast);
+    prop_assert!(!fast.is_empty(), "no response for {text:.300}");
+    let fast: Vec<Value> = fast.iter().map(|r| r.to_value()).collect();
+    for r in &fast {
+        let code = r["statusCode"].as_u64().unwrap_or(0);
+        prop_assert!(code == 200 || code == 400, "status {code} for {text:.300}");
+        if code == 400 {
+            prop_assert!(
+                r["error"].as_str().is_some_and(|s| !s.is_empty()),
+                "400 without an error: {r}"
+            );
+        }
+    }
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        let slow = e.transform(v);
+        prop_assert_eq!(&slow, &fast, "paths disagree for {:.300}", text);
+    }
+    Ok(fast)
+}
+
+fn check(item: &Value) -> Result<Vec<Value>, TestCaseError> {
+    check_text(&serde_json::to_string(item).unwrap())
+}
+
+fn any_string() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[a-zA-Z_ .]{0,12}",
+        "\\PC{0,16}",
+        Just(String::new()),
+        Just("identify".to_owned()),
+        Just("track".to_owned()),
+        Just("record".to_owned()),
+        Just("subscription_event".to_owned()),
+        Just("Order Completed".to_owned()),
+        Just("Products Searched".to_owned()),
+        Just("product viewed".to_owned()),
+        Just("{{ event.userId || \"x\" }}".to_owned()),
+        Just("__proto__".to_owned()),
+        Just("constructor".to_owned()),
+        Just("a.b.0".to_owned()),
+        Just("01".to_owned()),
+    ]
+}
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        any_string().prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((any_string(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+fn base_destination() -> Value {
+    json!({"ID": "d", "Config": {"bluecoreNamespace": "ns", "eventsMapping": [
+        {"from": "Checkout Started", "to": "add_to_cart"}, {"from": "Checkout Started", "to": "wishlist"},
+        {"from": "App Opened", "to": "identify"}, {"from": "Joined", "to": "optin"}]}})
+}
+
+/// A Bluecore-shaped message whose every read path may hold anything.
+fn shaped_message() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![
+            Just(json!("identify")),
+            Just(json!("track")),
+            Just(json!("TRACK")),
+            any_json()
+        ],
+        prop_oneof![
+            Just(json!("Order Completed")),
+            Just(json!("Product Viewed")),
+            Just(json!("Products Searched")),
+            Just(json!("SUBSCRIPTION_EVENT")),
+            Just(json!("Checkout Started")),
+            Just(json!("App Opened")),
+            Just(json!("Joined")),
+            any_json()
+        ],
+        any_json(),
+        any_json(),
+        any_json(),
+        any_json(),
+        any_json(),
+        any_json(),
+        prop_oneof![Just(json!("u1")), any_json()],
+    )
+        .prop_map(
+            |(ty, event, traits, ctx_traits, props, products, consent, ext, user)| {
+                let mut p = match props {
+                    Value::Object(m) => Value::Object(m),
+                    other => json!({"x": other}),
+                };
+                p["products"] = products;
+                p["channelConsents"] = json!({"email": consent});
+                json!({
+                    "type": ty, "event": event, "userId": user, "anonymousId": "anon",
+                    "traits": traits, "properties": p,
+                    "context": {"traits": ctx_traits, "externalId": ext, "app": {"version": "1"}}
+                })
+            },
+        )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_json_as_a_request_item(item in any_json()) {
+        check(&item)?;
+    }
+
+    #[test]
+    fn any_json_as_a_message(message in any_json()) {
+        check(&json!({"message": message, "destination": base_destination(), "metadata": {"jobId": 1}}))?;
+    }
+
+    #[test]
+    fn wrong_types_at_every_path_the_specs_read(message in shaped_message()) {
+        check(&json!({"message": message, "destination": base_destination(), "metadata": {"jobId": 1, "workspaceId": "w"}}))?;
+    }
+
+    #[test]
+    fn any_json_as_a_destination_config(config in any_json(), mapping in any_json(), message in shaped_message()) {
+        let mut c = config;
+        if let Value::Object(m) = &mut c {
+            m.insert("eventsMapping".into(), mapping);
+            m.entry("bluecoreNamespace").or_insert(json!("ns"));
+        }
+        check(&json!({"message": message, "destination": {"Config": c}, "metadata": {"jobId": 1}}))?;
+    }
+
+    #[test]
+    fn any_json_as_metadata(md in any_json(), message in shaped_message()) {
+        check(&json!({"message": message, "destination": base_destination(), "metadata": md}))?;
+    }
+
+    #[test]
+    fn any_text_as_an_item(text in "\\PC{0,200}") {
+        check_text(&text)?;
+    }
+}
+
+fn item_with(message: Value) -> Value {
+    json!({"message": message, "destination": base_destination(), "metadata": {"jobId": 1}})
+}
+
+fn codes(responses: &[Value]) -> Vec<u64> {
+    responses
+        .iter()
+        .map(|r| r["statusCode"].as_u64().unwrap())
+        .collect()
+}
+
+#[test]
+fn thousands_of_levels_of_nesting_fail_alone() {
+    let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let message = r#"{"type": "identify", "userId": "u", "traits": {"email": "a@b.c"}}"#;
+    let cases = [
+        format!(
+            r#"{{"message": {{"type": "identify", "traits": {deep}}}, "metadata": {{"jobId": 1}}}}"#
+        ),
+        format!(
+            r#"{{"message": {message}, "destination": {{"Config": {deep}}}, "metadata": {{"jobId": 1}}}}"#
+        ),
+        format!(
+            r#"{{"message": {message}, "destination": {{"Config": {{"bluecoreNamespace": "n"}}}}, "metadata": {{"x": {deep}}}}}"#
+        ),
+    ];
+    for text in &cases {
+        let r = check_text(text).unwrap();
+        assert_eq!(codes(&r), [400], "{:.80}", text);
+        assert!(
+            r[0]["error"].as_str().unwrap().contains("deeper"),
+            "{}",
+            r[0]
+        );
+    }
+    // A deep key path (one level per dot) is refused, not built.
+    let key = vec!["k"; 50_000].join(".");
+    let r = check(&item_with(
+        json!({"type": "identify", "userId": "u", "traits": {key: 1}}),
+    ))
+    .unwrap();
+    assert_eq!(codes(&r), [400]);
+    assert!(
+        r[0]["error"].as_str().unwrap().contains("limit"),
+        "{}",
+        r[0]
+    );
+    assert!(
+        r[0]["error"].as_str().unwrap().len() < 500,
+        "the key is abbreviated"
+    );
+}
+
+#[test]
+fn huge_strings_and_arrays_are_mapped() {
+    let big = "é".repeat(2_000_000);
+    let r = check(&item_with(
+        json!({"type": "identify", "userId": "u", "traits": {"bio": big}}),
+    ))
+    .unwrap();
+    assert_eq!(codes(&r), [200]);
+    let products: Vec<Value> = (0..50_000)
+        .map(|i| json!({"sku": format!("s{i}"), "price": i}))
+        .collect();
+    let r = check(&item_with(json!({"type": "track", "event": "Product Added", "userId": "u", "properties": {"products": products}}))).unwrap();
+    assert_eq!(codes(&r), [200]);
+    assert_eq!(
+        r[0]["output"]["body"]["JSON"]["properties"]["products"]
+            .as_array()
+            .unwrap()
+            .len(),
+        50_000
+    );
+}
+
+#[test]
+fn numbers_beyond_i64_u64_f64() {
+    let text = r#"{"message":{"type":"identify","userId":"u","traits":{"a":1e400,"b":-1e400,"c":123456789012345678901234567890,"d":-0,"e":1.0,"f":5e-324,"g":18446744073709551616}},"destination":{"Config":{"bluecoreNamespace":"ns"}},"metadata":{"jobId":1.0,"n":1e400}}"#;
+    let r = check_text(text).unwrap();
+    assert_eq!(codes(&r), [200]);
+    let c = &r[0]["output"]["body"]["JSON"]["properties"]["customer"];
+    assert_eq!(
+        c["a"],
+        Value::Null,
+        "overflow prints as null, as JSON.stringify(Infinity) does"
+    );
+    assert_eq!(c["e"], json!(1));
+    assert_eq!(r[0]["metadata"]["jobId"], json!(1));
+}
+
+#[test]
+fn duplicate_keys_take_the_last_value() {
+    let text = r#"{"message":{"type":"track","type":"identify","userId":"u","traits":{"email":"x@y.z"}},"destination":{"Config":{"bluecoreNamespace":"a","bluecoreNamespace":"b"}},"metadata":{"jobId":1},"metadata":{"jobId":2}}"#;
+    let r = check_text(text).unwrap();
+    assert_eq!(codes(&r), [200]);
+    assert_eq!(r[0]["output"]["body"]["JSON"]["event"], "customer_patch");
+    assert_eq!(r[0]["output"]["body"]["JSON"]["properties"]["token"], "b");
+    assert_eq!(r[0]["metadata"]["jobId"], 2);
+}
+
+#[test]
+fn a_fan_out_flood_is_refused() {
+    let rows: Vec<Value> = (0..5_000)
+        .map(|i| json!({"from": "Flood", "to": format!("e{i}")}))
+        .collect();
+    let item = json!({"message": {"type": "track", "event": "Flood", "userId": "u"},
+                      "destination": {"Config": {"bluecoreNamespace": "ns", "eventsMapping": rows}}, "metadata": {"jobId": 1}});
+    let r = check(&item).unwrap();
+    assert_eq!(codes(&r), [400]);
+    assert!(
+        r[0]["error"].as_str().unwrap().contains("limit"),
+        "{}",
+        r[0]
+    );
+}
