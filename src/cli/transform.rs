@@ -2,11 +2,12 @@
 //! JSON array) or NDJSON (answering item by item, in constant memory).
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use eventmap::Engine;
+use indicatif::{ProgressBar, ProgressStyle};
 use eventmap::protocol::json::write_js_of;
 use serde_json::value::RawValue;
 
@@ -35,10 +36,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             render::diagnostics(&mappings, &d)
         ),
     };
-    let reader: Box<dyn Read> = match &args.input {
-        None => Box::new(io::stdin().lock()),
-        Some(p) if p.as_os_str() == "-" => Box::new(io::stdin().lock()),
-        Some(p) => Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?),
+    let (reader, size): (Box<dyn Read>, Option<u64>) = match &args.input {
+        None => (Box::new(io::stdin().lock()), None),
+        Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
+        Some(p) => {
+            let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+            let size = f.metadata().ok().map(|m| m.len());
+            (Box::new(f), size)
+        }
+    };
+    // A progress bar for a file, when someone is watching stderr; nothing extra otherwise.
+    let progress = match size {
+        Some(len) if io::stderr().is_terminal() => {
+            let bar = ProgressBar::new(len);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            Some(bar)
+        }
+        _ => None,
+    };
+    let reader: Box<dyn Read> = match &progress {
+        Some(bar) => Box::new(bar.wrap_read(reader)),
+        None => reader,
     };
     let mut reader = BufReader::with_capacity(1 << 16, reader);
     let stdout = io::stdout().lock();
@@ -109,5 +130,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     out.flush()?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     Ok(())
 }
