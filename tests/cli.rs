@@ -240,3 +240,90 @@ fn check_reports_loaded_destinations() {
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("bluecore: ok"));
 }
+
+#[test]
+fn explain_names_the_rule_behind_each_field_and_each_refusal() {
+    let mut cmd = bin();
+    cmd.current_dir(repo()).args([
+        "transform",
+        "--destination",
+        "bluecore",
+        "--explain",
+        "examples/bluecore-events.json",
+    ]);
+    let o = run(cmd, "");
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("# item 1 (jobId 1): 1 payload(s)"), "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.trim_start().starts_with("properties.distinct_id")
+                && l.contains("bluecore/procedures.yaml:")),
+        "{err}"
+    );
+    assert!(
+        err.contains("refused at step handleTrackEvent / preparePayload"),
+        "{err}"
+    );
+    assert!(err.contains("rule: bluecore/procedures.yaml:"), "{err}");
+    // stdout is the same answer as without --explain.
+    let mut plain = bin();
+    plain.current_dir(repo()).args([
+        "transform",
+        "--destination",
+        "bluecore",
+        "examples/bluecore-events.json",
+    ]);
+    assert_eq!(o.stdout, run(plain, "").stdout);
+}
+
+#[test]
+fn diff_shows_what_a_spec_change_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("mappings");
+    copy_dir(&repo().join("mappings"), &copy);
+    let mut same = bin();
+    same.current_dir(repo())
+        .args([
+            "diff",
+            "--destination",
+            "bluecore",
+            "--mappings",
+            "mappings",
+            "--against",
+        ])
+        .arg(&copy)
+        .arg("examples/bluecore-events.json");
+    let o = run(same, "");
+    assert!(o.status.success(), "no change, no difference");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 of 7 items answer differently"));
+
+    let tables = copy.join("bluecore/tables.yaml");
+    let text = std::fs::read_to_string(&tables).unwrap();
+    std::fs::write(
+        &tables,
+        text.replacen("    - event\n", "    - event\n    - plan\n", 1),
+    )
+    .unwrap();
+    let mut changed = bin();
+    changed
+        .current_dir(repo())
+        .args([
+            "diff",
+            "--destination",
+            "bluecore",
+            "--mappings",
+            "mappings",
+            "--against",
+        ])
+        .arg(&copy)
+        .arg("examples/bluecore-events.json");
+    let o = run(changed, "");
+    assert!(!o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("/0/output/body/JSON/properties/customer/plan: \"pro\" -> (absent)"),
+        "{out}"
+    );
+    assert!(out.contains("1 of 7 items answer differently"), "{out}");
+}

@@ -10,7 +10,10 @@ use proptest::prelude::*;
 
 fn shipped() -> Vec<Source> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/bluecore");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     files
         .into_iter()
@@ -68,7 +71,10 @@ proptest! {
 fn every_truncation_of_every_spec_file() {
     for (i, file) in shipped().iter().enumerate() {
         let text = &file.text;
-        let cuts: Vec<usize> = (0..text.len()).step_by(17).filter(|c| text.is_char_boundary(*c)).collect();
+        let cuts: Vec<usize> = (0..text.len())
+            .step_by(17)
+            .filter(|c| text.is_char_boundary(*c))
+            .collect();
         for cut in cuts {
             assert_reported(&with_file(i, text[..cut].to_owned()));
         }
@@ -88,7 +94,10 @@ fn huge_and_deep_files_are_refused_quickly() {
 
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
-        bomb.push_str(&format!("a{i}: &a{i} [{}]\n", vec![format!("*a{}", i - 1); 10].join(", ")));
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 10].join(", ")
+        ));
     }
     let d = compile("bluecore", &with_file(0, bomb)).expect_err("an alias bomb is refused");
     assert!(d.0.iter().any(|x| x.message.contains("budget")), "{d}");

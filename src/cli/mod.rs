@@ -3,6 +3,7 @@
 //! diagnostics with source excerpts.
 
 mod bench;
+mod diff;
 mod loadtest;
 mod render;
 mod serve;
@@ -33,6 +34,8 @@ enum Command {
     Loadtest(loadtest::Args),
     /// Serve the processor endpoint over HTTP (a drop-in for the reference transformer).
     Serve(serve::Args),
+    /// Show what a spec change does: the same items through two spec folders, every difference.
+    Diff(diff::Args),
     /// Load and compile destination specs, reporting every problem.
     Check {
         /// Only this destination (default: all).
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadtest(args) => loadtest::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Check {
             destination,
             mappings,

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use eventmap::Engine;
-use indicatif::{ProgressBar, ProgressStyle};
 use eventmap::protocol::json::write_js_of;
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::value::RawValue;
 
 use super::{render, resolve_mappings};
@@ -23,6 +23,9 @@ pub struct Args {
     mappings: Option<PathBuf>,
     /// Input file; `-` or nothing reads standard input.
     input: Option<PathBuf>,
+    /// Also tell, on stderr, which spec rule wrote each payload field (or refused the item).
+    #[arg(long)]
+    explain: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -50,8 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(len) if io::stderr().is_terminal() => {
             let bar = ProgressBar::new(len);
             bar.set_style(
-                ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             Some(bar)
         }
@@ -94,7 +99,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             out.write_all(b"[")?;
             let mut first = true;
             let mut responses = Vec::new();
-            for item in items {
+            for (n, item) in items.iter().enumerate() {
+                if args.explain {
+                    explain(&engine, n + 1, item.get());
+                }
                 responses.clear();
                 batch.push(item.get(), &mut responses);
                 for resp in &responses {
@@ -112,6 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             // JSON becomes a 400 item; the stream goes on.
             let mut batch = engine.batch();
             let mut line = String::new();
+            let mut n = 0usize;
             loop {
                 line.clear();
                 if reader.read_line(&mut line)? == 0 {
@@ -119,6 +128,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
                 if line.trim().is_empty() {
                     continue;
+                }
+                n += 1;
+                if args.explain {
+                    explain(&engine, n, line.trim_end());
                 }
                 let mut responses = Vec::with_capacity(1);
                 batch.push(line.trim_end(), &mut responses);
@@ -134,4 +147,58 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     Ok(())
+}
+
+/// Writes why item `n` answers as it does: each payload field with the rule that wrote it, or
+/// the step and rule that refused the item.
+fn explain(engine: &Engine, n: usize, text: &str) {
+    use eventmap::protocol::processor::{Explanation, explain};
+    let mut err = io::stderr().lock();
+    let item: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = writeln!(err, "# item {n}: not JSON ({e})");
+            return;
+        }
+    };
+    let job = item
+        .get("metadata")
+        .and_then(|m| m.get("jobId"))
+        .map(ToString::to_string);
+    let label = match job {
+        Some(j) => format!("# item {n} (jobId {j})"),
+        None => format!("# item {n}"),
+    };
+    match explain(&engine.plan, item) {
+        Explanation::Payloads(payloads) => {
+            let _ = writeln!(err, "{label}: {} payload(s)", payloads.len());
+            for (i, (payload, trace)) in payloads.iter().enumerate() {
+                let event = payload
+                    .get("event")
+                    .map_or("(none)".into(), ToString::to_string);
+                let _ = writeln!(err, "  payload {}: event {event}", i + 1);
+                let width = trace.iter().map(|t| t.field.len()).max().unwrap_or(0);
+                for t in trace {
+                    let _ = writeln!(err, "    {:<width$}  {:<7} {}", t.field, t.op, t.origin);
+                }
+            }
+        }
+        Explanation::Refused(f) => {
+            let step = match &f.child {
+                Some(c) => format!("{} / {c}", f.step),
+                None => f.step.clone(),
+            };
+            let _ = writeln!(
+                err,
+                "{label}: refused at step {step}: {}",
+                f.failure.message
+            );
+            if let Some(rule) = &f.failure.rule {
+                let _ = writeln!(err, "    rule: {rule}");
+            }
+        }
+        Explanation::Unreadable(e) => {
+            let _ = writeln!(err, "{label}: {e}");
+        }
+    }
 }

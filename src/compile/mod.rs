@@ -79,12 +79,19 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         if let Some(n) = doc.get("aliases") {
             define_aliases(&mut cx, n);
         }
-        if let Some(n) = doc.get("procedures")
-            && let Some(entries) = cx.mapping(n, "procedures", &[])
-        {
-            cx.diags.retain(|d| {
-                !(d.code == Code::UnknownKey && d.spec_path.starts_with("procedures."))
-            });
+        if let Some(n) = doc.get("procedures") {
+            let Some(entries) = n.as_map() else {
+                cx.err(
+                    Code::WrongType,
+                    n,
+                    "procedures",
+                    format!(
+                        "expected a mapping of procedure name -> operations, found {}",
+                        n.describe()
+                    ),
+                );
+                continue;
+            };
             for (k, v) in entries {
                 let pname = k.scalar_text();
                 if cx.procedures.contains_key(&pname) {
@@ -212,7 +219,8 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
             (None, None) => {}
         }
     }
-    if let Some((ref rule, _, _, _, _, _, _, ref type_node, ref type_file)) = header {
+    if let Some(h) = &header {
+        let (rule, type_node, type_file) = (&h.message_type, &h.supported_node, &h.file);
         for t in &rule.supported {
             // A flow file that did not parse has already been reported; do not cascade.
             if !flows.contains_key(t) && !unreadable {
@@ -249,30 +257,19 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         });
         return Err(Diagnostics(diags));
     }
-    let Some((
-        message_type,
-        workflow,
-        stat_tags,
-        dynamic_config,
-        config_checks,
-        secrets,
-        request,
-        _,
-        _,
-    )) = header
-    else {
+    let Some(h) = header else {
         return Err(Diagnostics(cx.diags));
     };
     Ok(Plan {
         name: name.to_owned(),
-        workflow,
-        stat_tags,
-        dynamic_config,
-        message_type,
-        config_checks,
-        secrets,
+        workflow: h.workflow,
+        stat_tags: h.stat_tags,
+        dynamic_config: h.dynamic_config,
+        message_type: h.message_type,
+        config_checks: h.config_checks,
+        secrets: h.secrets,
         flows,
-        request,
+        request: h.request,
         templates: cx.templates,
         spec_hash: spec_hash(sources),
         reads_metadata: cx.reads_metadata,
@@ -460,17 +457,19 @@ fn define_aliases(cx: &mut Cx<'_>, node: &Node) {
     }
 }
 
-type Header = (
-    TypeRule,
-    String,
-    Vec<(String, Value)>,
-    bool,
-    Vec<ConfigCheck>,
-    Vec<String>,
-    Request,
-    Node,
-    Arc<str>,
-);
+/// What `destination.yaml` declares, compiled.
+struct Header {
+    message_type: TypeRule,
+    workflow: String,
+    stat_tags: Vec<(String, Value)>,
+    dynamic_config: bool,
+    config_checks: Vec<ConfigCheck>,
+    secrets: Vec<String>,
+    request: Request,
+    /// Where `message_type.supported` stands, for flow mismatches.
+    supported_node: Node,
+    file: Arc<str>,
+}
 
 fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
     let workflow = match doc.get("workflow") {
@@ -711,17 +710,17 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
         })
     });
 
-    Some((
-        rule?,
-        workflow?,
+    Some(Header {
+        message_type: rule?,
+        workflow: workflow?,
         stat_tags,
-        dynamic_config?,
-        checks,
+        dynamic_config: dynamic_config?,
+        config_checks: checks,
         secrets,
-        request?,
-        type_node,
-        cx.file.clone(),
-    ))
+        request: request?,
+        supported_node: type_node,
+        file: cx.file.clone(),
+    })
 }
 
 fn msg_or(cx: &mut Cx<'_>, node: &Node, path: &str, key: &str, default: &str) -> Option<Msg> {

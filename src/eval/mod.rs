@@ -8,15 +8,17 @@ mod ops;
 
 use serde_json::{Map, Value};
 
-use crate::plan::Plan;
+use crate::plan::{Origin, Plan};
 use ops::State;
-pub use ops::StepFailure;
+pub use ops::{StepFailure, TraceEntry};
 
 /// A runtime error: the message and the error type reported in statTags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Failure {
     pub message: String,
     pub error_type: String,
+    /// The spec rule that failed, where one did (a `require` or `fail`).
+    pub rule: Option<Box<Origin>>,
 }
 
 impl Failure {
@@ -24,6 +26,7 @@ impl Failure {
         Failure {
             message,
             error_type: error_type.to_owned(),
+            rule: None,
         }
     }
 
@@ -49,6 +52,29 @@ pub fn run(
     config: &Value,
     metadata: &Value,
 ) -> Result<Vec<Value>, StepFailure> {
+    run_with(plan, message, config, metadata, false)
+        .map(|out| out.into_iter().map(|(p, _)| p).collect())
+}
+
+/// [`run`], also telling for each payload which rule wrote which field.
+#[allow(clippy::type_complexity)]
+pub fn run_traced(
+    plan: &Plan,
+    message: &Value,
+    config: &Value,
+    metadata: &Value,
+) -> Result<Vec<(Value, Vec<TraceEntry>)>, StepFailure> {
+    run_with(plan, message, config, metadata, true)
+}
+
+#[allow(clippy::type_complexity)]
+fn run_with(
+    plan: &Plan,
+    message: &Value,
+    config: &Value,
+    metadata: &Value,
+    trace: bool,
+) -> Result<Vec<(Value, Vec<TraceEntry>)>, StepFailure> {
     let rule = &plan.message_type;
     let base = Event {
         plan,
@@ -61,6 +87,7 @@ pub fn run(
         payload: Value::Object(Map::new()),
         vars: Vec::new(),
         out: Vec::new(),
+        trace: None,
     };
     let fail = |step: &str, failure: Failure| StepFailure {
         step: step.to_owned(),
@@ -121,6 +148,7 @@ pub fn run(
         payload: Value::Object(Map::new()),
         vars: vec![None; flow.slots],
         out: Vec::new(),
+        trace: trace.then(Vec::new),
     };
     event.run_steps(&flow.steps, &mut st)?;
     if st.out.is_empty() {

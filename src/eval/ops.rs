@@ -8,17 +8,41 @@ use serde_json::{Map, Value};
 use super::expr::{Scope, check, eval};
 use super::js;
 use super::{Event, Failure};
-use crate::plan::{Body, Clean, Field, Op, Step};
+use crate::plan::{Body, Clean, Field, Op, Origin, Step};
 
 /// Most payloads one `fan_out` may make from an event: each is a copy of the payload, so the
 /// limit bounds what one event can cost.
 pub const MAX_FAN_OUT: usize = 1_000;
 
+/// One field write, for `--explain`: the payload path and the rule that wrote it.
+#[derive(Debug, Clone)]
+pub struct TraceEntry {
+    pub field: String,
+    pub origin: Origin,
+    /// `build`, `set` or `default`.
+    pub op: &'static str,
+}
+
 /// What the steps of one event build up.
 pub struct State {
     pub payload: Value,
     pub vars: Vec<Option<Value>>,
-    pub out: Vec<Value>,
+    /// Emitted payloads, each with its trace (empty unless tracing).
+    pub out: Vec<(Value, Vec<TraceEntry>)>,
+    /// The working payload's trace, when tracing.
+    pub trace: Option<Vec<TraceEntry>>,
+}
+
+impl State {
+    fn record(&mut self, f: &Field, op: &'static str) {
+        if let Some(t) = &mut self.trace {
+            t.push(TraceEntry {
+                field: f.target_text.clone(),
+                origin: f.origin.clone(),
+                op,
+            });
+        }
+    }
 }
 
 /// The names of the step (and child step) an error happened in.
@@ -87,12 +111,16 @@ impl Event<'_> {
         match op {
             Op::Build(parts) => {
                 let mut payload = Value::Object(Map::new());
+                if let Some(t) = &mut st.trace {
+                    t.clear();
+                }
                 for (i, part) in parts.iter().enumerate() {
                     let mut built = Value::Object(Map::new());
                     for f in part {
                         let v = self.value(f, st)?;
                         if js::present(v.as_ref()) {
                             js::set(&mut built, &f.target, v).map_err(|e| set_failure(f, &e))?;
+                            st.record(f, "build");
                         }
                     }
                     if i == 0 {
@@ -107,6 +135,7 @@ impl Event<'_> {
                 for f in fields {
                     let v = self.value(f, st)?;
                     js::set(&mut st.payload, &f.target, v).map_err(|e| set_failure(f, &e))?;
+                    st.record(f, "set");
                 }
             }
             Op::Default(pairs) => {
@@ -114,6 +143,7 @@ impl Event<'_> {
                     if !js::defined(self.scope(st).read(at)) {
                         let v = self.value(f, st)?;
                         js::set(&mut st.payload, &f.target, v).map_err(|e| set_failure(f, &e))?;
+                        st.record(f, "default");
                     }
                 }
             }
@@ -136,17 +166,23 @@ impl Event<'_> {
                 cond,
                 error,
                 error_type,
-                ..
+                origin,
             } => {
                 let s = self.scope(st);
                 if !check(cond, &s)? {
-                    return Err(Failure::new(s.render(error, &[])?, error_type));
+                    let mut f = Failure::new(s.render(error, &[])?, error_type);
+                    f.rule = Some(Box::new(origin.clone()));
+                    return Err(f);
                 }
             }
             Op::Fail {
-                error, error_type, ..
+                error,
+                error_type,
+                origin,
             } => {
-                return Err(Failure::new(self.scope(st).render(error, &[])?, error_type));
+                let mut f = Failure::new(self.scope(st).render(error, &[])?, error_type);
+                f.rule = Some(Box::new(origin.clone()));
+                return Err(f);
             }
             Op::Switch { on, cases, default } => {
                 let key = eval(on, &self.scope(st))?;
@@ -173,6 +209,7 @@ impl Event<'_> {
                 // The payload is split: each item gets its own copy (the last one the
                 // original), and the working payload is empty afterwards.
                 let base = std::mem::take(&mut st.payload);
+                let base_trace = st.trace.clone();
                 let n = items.len();
                 let mut base = Some(base);
                 for (i, item) in items.into_iter().enumerate() {
@@ -181,6 +218,7 @@ impl Event<'_> {
                     } else {
                         base.clone().unwrap_or_default()
                     };
+                    st.trace.clone_from(&base_trace);
                     st.vars[*slot] = Some(item);
                     self.run_ops(ops, st)?;
                 }
@@ -189,6 +227,7 @@ impl Event<'_> {
             Op::Emit { clean } => {
                 // The payload moves out; the working payload starts empty again.
                 let mut p = std::mem::replace(&mut st.payload, Value::Object(Map::new()));
+                let trace = st.trace.as_mut().map(std::mem::take).unwrap_or_default();
                 match clean {
                     Clean::None => {}
                     Clean::TopNulls => js::clean_top(&mut p),
@@ -196,7 +235,7 @@ impl Event<'_> {
                         p = js::clean_deep(p).unwrap_or_else(|| Value::Object(Map::new()))
                     }
                 }
-                st.out.push(p);
+                st.out.push((p, trace));
             }
         }
         Ok(())

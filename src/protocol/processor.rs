@@ -371,14 +371,34 @@ fn has_template(v: &Value) -> bool {
 /// Transforms one parsed request item. Never panics, never fails: every problem becomes a
 /// 400 item.
 pub fn transform_value(plan: &Plan, item: Value) -> Vec<Response<'_>> {
+    match prepare(plan, item) {
+        Ok(p) => {
+            let md = p.metadata.clone().unwrap_or(Value::Null);
+            let meta = p.metadata.map_or(Meta::Absent, Meta::Value);
+            let mut out = Vec::new();
+            respond(plan, &p.message, &p.config, &md, meta, &mut out);
+            out
+        }
+        Err(r) => vec![*r],
+    }
+}
+
+/// A parsed item made ready for the plan: dynamic config resolved, message and config apart.
+struct Prepared {
+    message: Value,
+    config: Value,
+    metadata: Option<Value>,
+}
+
+fn prepare(plan: &Plan, item: Value) -> Result<Prepared, Box<Response<'_>>> {
     let Value::Object(mut item) = item else {
         let found = eval::js::type_name(Some(&item));
-        return vec![failure(
+        return Err(Box::new(failure(
             plan,
             Meta::Absent,
             format!("request item must be a JSON object, found {found}"),
             "instrumentation",
-        )];
+        )));
     };
     let metadata = item.get("metadata").cloned();
     let mut destination = item.remove("destination").unwrap_or(Value::Null);
@@ -401,11 +421,38 @@ pub fn transform_value(plan: &Plan, item: Value) -> Vec<Response<'_>> {
         Some(m @ Value::Object(_)) => m,
         _ => Value::Object(Map::new()),
     };
-    let md = metadata.clone().unwrap_or(Value::Null);
-    let meta = metadata.map_or(Meta::Absent, Meta::Value);
-    let mut out = Vec::new();
-    respond(plan, &message, &config, &md, meta, &mut out);
-    out
+    Ok(Prepared {
+        message,
+        config,
+        metadata,
+    })
+}
+
+/// Why one item answers as it does, for `--explain`.
+pub enum Explanation {
+    /// Each payload with the rules that wrote its fields.
+    Payloads(Vec<(Value, Vec<eval::TraceEntry>)>),
+    /// The step (and rule, where a `require` or `fail` fired) that refused the item.
+    Refused(StepFailure),
+    /// The item could not be read.
+    Unreadable(String),
+}
+
+/// Runs one parsed item with tracing on.
+pub fn explain(plan: &Plan, item: Value) -> Explanation {
+    match prepare(plan, item) {
+        Ok(p) => {
+            let md = p.metadata.unwrap_or(Value::Null);
+            match eval::run_traced(plan, &p.message, &p.config, &md) {
+                Ok(out) => Explanation::Payloads(out),
+                Err(f) => Explanation::Refused(f),
+            }
+        }
+        Err(r) => match *r {
+            Response::Failure { error, .. } => Explanation::Unreadable(error),
+            Response::Success { .. } => Explanation::Unreadable(String::new()),
+        },
+    }
 }
 
 /// Runs the plan and wraps its payloads (or its error) as response items.
