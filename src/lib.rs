@@ -6,6 +6,7 @@
 pub mod compile;
 pub mod diag;
 pub mod eval;
+pub mod golden;
 pub mod plan;
 pub mod protocol;
 pub mod server;

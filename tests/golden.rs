@@ -1,17 +1,19 @@
-//! Golden cases: `tests/golden/<destination>/<case>/{input.json, output.json}`. Each input (a
-//! JSON array of request items) is run through the destination's specs and compared with the
-//! expected response items as parsed JSON. A missing expectation is a failure.
-//! `BLESS=1 cargo test --test golden` rewrites the expectations (refused under CI).
+//! Golden cases: `tests/golden/<destination>/<case>/{input.json, output.json}` in this repo,
+//! and `mappings/<destination>/tests/<case>/` next to the specs. Each input (a JSON array of
+//! request items) runs through the destination's specs, by the raw fast path and the parsed
+//! path, which must agree; the answer is compared with the expectation as parsed JSON. A
+//! missing expectation is a failure. `BLESS=1 cargo test --test golden` rewrites them
+//! (refused under CI).
 //!
 //! Destinations are read from `mappings/`, or from `tests/fixtures/mappings/` for the made-up
 //! destinations that prove the engine knows no destination.
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use eventmap::golden::{Outcome, cases_in, run_case};
 use eventmap::{Engine, Mappings};
-use serde_json::Value;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -26,64 +28,48 @@ fn mappings_for(dest: &str) -> Mappings {
     }
 }
 
-fn sorted_dirs(p: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_dir())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
 #[test]
 fn golden_cases() {
     let bless = common::blessing();
     let mut failures = Vec::new();
     let mut count = 0;
-    for dest_dir in sorted_dirs(&root().join("tests/golden")) {
-        let dest = dest_dir.file_name().unwrap().to_string_lossy().to_string();
+    let mut dests: Vec<(String, Vec<eventmap::golden::Case>)> = Vec::new();
+    for d in std::fs::read_dir(root().join("tests/golden"))
+        .unwrap()
+        .filter_map(Result::ok)
+    {
+        let name = d.file_name().to_string_lossy().to_string();
+        dests.push((name.clone(), cases_in(&d.path(), &format!("{name}/"))));
+    }
+    for dest in Mappings::Dir(root().join("mappings")).destinations() {
+        let dir = root().join("mappings").join(&dest).join("tests");
+        dests.push((
+            dest.clone(),
+            cases_in(&dir, &format!("mappings/{dest}/tests/")),
+        ));
+    }
+    dests.sort_by(|a, b| a.0.cmp(&b.0));
+    for (dest, cases) in dests {
         let engine = Engine::load(&mappings_for(&dest), &dest)
             .unwrap_or_else(|d| panic!("{dest}: specs do not compile:\n{d}"))
             .unwrap_or_else(|| panic!("{dest}: no specs"));
-        for case in sorted_dirs(&dest_dir) {
+        for case in cases {
             count += 1;
-            let name = format!("{dest}/{}", case.file_name().unwrap().to_string_lossy());
-            let input = common::read_json(&case.join("input.json"));
-            let Value::Array(items) = input else {
-                failures.push(format!(
-                    "{name}: input.json must be a JSON array of request items"
-                ));
-                continue;
-            };
-            let got = Value::Array(
-                engine
-                    .transform_batch(items)
-                    .iter()
-                    .map(common::canonical)
-                    .collect(),
-            );
-            let out = case.join("output.json");
-            if bless {
-                common::write_pretty(&out, &got);
-                continue;
-            }
-            if !out.is_file() {
-                failures.push(format!(
-                    "{name}: no output.json (write one, or run BLESS=1 and review it)"
-                ));
-                continue;
-            }
-            let expected = common::read_json(&out);
-            if let Some(d) = common::first_difference(&expected, &got, "") {
-                failures.push(format!(
-                    "{name}: {d}\n  expected: {}\n  got:      {}",
-                    serde_json::to_string(&expected).unwrap(),
-                    serde_json::to_string(&got).unwrap()
-                ));
+            match run_case(&engine, &case, bless) {
+                Outcome::Pass | Outcome::Blessed => {}
+                Outcome::Missing => failures.push(format!(
+                    "{}: no output.json (write one, or run BLESS=1 and review it)",
+                    case.name
+                )),
+                Outcome::BadInput(e) => failures.push(format!("{}: {e}", case.name)),
+                Outcome::Fail {
+                    difference,
+                    expected,
+                    got,
+                } => failures.push(format!(
+                    "{}: {difference}\n  expected: {expected}\n  got:      {got}",
+                    case.name
+                )),
             }
         }
     }

@@ -7,6 +7,7 @@ mod diff;
 mod loadtest;
 mod render;
 mod serve;
+mod test;
 mod transform;
 
 use std::path::PathBuf;
@@ -34,6 +35,8 @@ enum Command {
     Loadtest(loadtest::Args),
     /// Serve the processor endpoint over HTTP (a drop-in for the reference transformer).
     Serve(serve::Args),
+    /// Run the golden cases next to each destination's specs (`<dest>/tests/<case>/`).
+    Test(test::Args),
     /// Show what a spec change does: the same items through two spec folders, every difference.
     Diff(diff::Args),
     /// Load and compile destination specs, reporting every problem.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Loadtest(args) => loadtest::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Test(args) => test::run(args),
         Command::Check {
             destination,
             mappings,

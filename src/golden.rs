@@ -1,0 +1,179 @@
+//! Golden cases: a folder with `input.json` (a JSON array of request items) and `output.json`
+//! (the response items expected). Found in `tests/golden/<destination>/` of this repo and in
+//! `mappings/<destination>/tests/` next to a destination's specs; run by `cargo test` and by
+//! `eventmap test`, which integration authors use without building anything.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::Engine;
+use crate::protocol::json::to_js_string;
+
+/// One case folder.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub dir: PathBuf,
+}
+
+/// How a case went.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Pass,
+    /// The answer differs: where, and both whole answers.
+    Fail {
+        difference: String,
+        expected: String,
+        got: String,
+    },
+    /// No `output.json` (write one, or bless and review it).
+    Missing,
+    /// `input.json` is unusable.
+    BadInput(String),
+    /// The expectation was (re)written.
+    Blessed,
+}
+
+/// The case folders under `dir`, sorted; none when it does not exist.
+pub fn cases_in(dir: &Path, prefix: &str) -> Vec<Case> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.join("input.json").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v.into_iter()
+        .map(|dir| Case {
+            name: format!(
+                "{prefix}{}",
+                dir.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            dir,
+        })
+        .collect()
+}
+
+/// A value as the reference would print it, parsed back: numbers and key order canonical.
+pub fn canonical(v: &Value) -> Value {
+    serde_json::from_str(&to_js_string(v)).unwrap_or(Value::Null)
+}
+
+/// Runs a case's input through both paths (raw and parsed), which must agree.
+pub fn answer(engine: &Engine, items: &[Value]) -> Result<Value, String> {
+    let texts: Vec<String> = items
+        .iter()
+        .map(|i| serde_json::to_string(i).unwrap_or_default())
+        .collect();
+    let parsed = Value::Array(
+        engine
+            .transform_batch(items.to_vec())
+            .iter()
+            .map(canonical)
+            .collect(),
+    );
+    let mut batch = engine.batch();
+    let mut out = Vec::new();
+    for t in &texts {
+        batch.push(t, &mut out);
+    }
+    let raw = Value::Array(out.iter().map(|r| canonical(&r.to_value())).collect());
+    match first_difference(&parsed, &raw, "") {
+        None => Ok(raw),
+        Some(d) => Err(format!(
+            "the raw fast path differs from the parsed path: {d}"
+        )),
+    }
+}
+
+/// Runs one case; with `bless`, writes the answer as its expectation instead of comparing.
+pub fn run_case(engine: &Engine, case: &Case, bless: bool) -> Outcome {
+    let input = match std::fs::read_to_string(case.dir.join("input.json"))
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
+    {
+        Ok(Value::Array(items)) => items,
+        Ok(_) => {
+            return Outcome::BadInput("input.json must be a JSON array of request items".into());
+        }
+        Err(e) => return Outcome::BadInput(format!("input.json: {e}")),
+    };
+    let got = match answer(engine, &input) {
+        Ok(v) => v,
+        Err(e) => {
+            return Outcome::Fail {
+                difference: e,
+                expected: String::new(),
+                got: String::new(),
+            };
+        }
+    };
+    let out = case.dir.join("output.json");
+    if bless {
+        let text = serde_json::to_string_pretty(&got).unwrap_or_default() + "\n";
+        return match std::fs::write(&out, text) {
+            Ok(()) => Outcome::Blessed,
+            Err(e) => Outcome::BadInput(format!("cannot write output.json: {e}")),
+        };
+    }
+    let Ok(text) = std::fs::read_to_string(&out) else {
+        return Outcome::Missing;
+    };
+    let expected: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => return Outcome::BadInput(format!("output.json: {e}")),
+    };
+    match first_difference(&expected, &got, "") {
+        None => Outcome::Pass,
+        Some(difference) => Outcome::Fail {
+            difference,
+            expected: serde_json::to_string(&expected).unwrap_or_default(),
+            got: serde_json::to_string(&got).unwrap_or_default(),
+        },
+    }
+}
+
+/// The first place two JSON values differ, as a JSON pointer and both sides.
+pub fn first_difference(expected: &Value, got: &Value, at: &str) -> Option<String> {
+    match (expected, got) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, va) in a {
+                let p = format!("{at}/{k}");
+                match b.get(k) {
+                    None => return Some(format!("{p}: expected {}, got nothing", short(va))),
+                    Some(vb) => {
+                        if let Some(d) = first_difference(va, vb, &p) {
+                            return Some(d);
+                        }
+                    }
+                }
+            }
+            b.iter()
+                .find(|(k, _)| !a.contains_key(*k))
+                .map(|(k, vb)| format!("{at}/{k}: expected nothing, got {}", short(vb)))
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
+                if let Some(d) = first_difference(va, vb, &format!("{at}/{i}")) {
+                    return Some(d);
+                }
+            }
+            (a.len() != b.len())
+                .then(|| format!("{at}: expected {} items, got {}", a.len(), b.len()))
+        }
+        _ => (expected != got)
+            .then(|| format!("{at}: expected {}, got {}", short(expected), short(got))),
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = to_js_string(v);
+    if s.chars().count() > 300 {
+        format!("{}...", s.chars().take(300).collect::<String>())
+    } else {
+        s
+    }
+}
