@@ -18,13 +18,6 @@ pub fn blessing() -> bool {
     bless
 }
 
-/// Writes JSON the way golden files are kept: pretty, JavaScript numbers and key order.
-pub fn write_pretty(path: &Path, v: &Value) {
-    let canon = canonical(v);
-    let text = serde_json::to_string_pretty(&canon).expect("serializable");
-    std::fs::write(path, text + "\n").expect("golden file is writable");
-}
-
 pub fn read_json(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
