@@ -90,6 +90,17 @@ impl<'s> Cx<'s> {
         });
     }
 
+    /// Reports a value of the wrong shape: "expected {expected}, found <what it is>".
+    pub fn wrong(&mut self, node: &Node, path: &str, expected: &str) {
+        let found = node.describe();
+        self.err(
+            Code::WrongType,
+            node,
+            path,
+            format!("expected {expected}, found {found}"),
+        );
+    }
+
     /// Checks that `node` is a mapping whose keys are all in `allowed`; reports each unknown
     /// key with a suggestion. Returns the entries when it is a mapping.
     pub fn mapping(
@@ -99,23 +110,13 @@ impl<'s> Cx<'s> {
         allowed: &[&str],
     ) -> Option<&'s [(Node, Node)]> {
         let Some(entries) = node.as_map() else {
-            self.err(
-                Code::WrongType,
-                node,
-                path,
-                format!("expected a mapping, found {}", node.describe()),
-            );
+            self.wrong(node, path, "a mapping");
             return None;
         };
         let mut seen: Vec<&str> = Vec::new();
         for (k, _) in entries {
             let Some(key) = k.as_str() else {
-                self.err(
-                    Code::WrongType,
-                    k,
-                    path,
-                    format!("expected a string key, found {}", k.describe()),
-                );
+                self.wrong(k, path, "a string key");
                 continue;
             };
             if seen.contains(&key) {
@@ -155,12 +156,7 @@ impl<'s> Cx<'s> {
         match &node.kind {
             Kind::Str(s) => Some(s.clone()),
             _ => {
-                self.err(
-                    Code::WrongType,
-                    node,
-                    path,
-                    format!("expected a string, found {}", node.describe()),
-                );
+                self.wrong(node, path, "a string");
                 None
             }
         }
@@ -170,12 +166,7 @@ impl<'s> Cx<'s> {
         match &node.kind {
             Kind::Bool(b) => Some(*b),
             _ => {
-                self.err(
-                    Code::WrongType,
-                    node,
-                    path,
-                    format!("expected true or false, found {}", node.describe()),
-                );
+                self.wrong(node, path, "true or false");
                 None
             }
         }
@@ -185,12 +176,7 @@ impl<'s> Cx<'s> {
         match &node.kind {
             Kind::Seq(s) => Some(s),
             _ => {
-                self.err(
-                    Code::WrongType,
-                    node,
-                    path,
-                    format!("expected a list, found {}", node.describe()),
-                );
+                self.wrong(node, path, "a list");
                 None
             }
         }
@@ -277,12 +263,7 @@ impl<'s> Cx<'s> {
                         out.extend(l.iter().cloned());
                     }
                 }
-                _ => self.err(
-                    Code::WrongType,
-                    item,
-                    &p,
-                    format!("expected a string, found {}", item.describe()),
-                ),
+                _ => self.wrong(item, &p, "a string"),
             }
         }
         Some(out.into())

@@ -308,12 +308,7 @@ impl<'s> Cx<'s> {
             "object" => {
                 let entries = v.as_map().unwrap_or_default();
                 if v.as_map().is_none() {
-                    self.err(
-                        Code::WrongType,
-                        v,
-                        path,
-                        format!("expected a mapping, found {}", v.describe()),
-                    );
+                    self.wrong(v, path, "a mapping");
                     return None;
                 }
                 let mut out = Vec::new();
@@ -461,15 +456,7 @@ impl<'s> Cx<'s> {
 
     pub fn cond(&mut self, node: &'s Node, path: &str) -> Option<Cond> {
         let Some(entries) = node.as_map() else {
-            self.err(
-                Code::WrongType,
-                node,
-                path,
-                format!(
-                    "expected a condition (a one-key mapping), found {}",
-                    node.describe()
-                ),
-            );
+            self.wrong(node, path, "a condition (a one-key mapping)");
             return None;
         };
         let Some((k, v)) = entries.first() else {

@@ -81,15 +81,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         }
         if let Some(n) = doc.get("procedures") {
             let Some(entries) = n.as_map() else {
-                cx.err(
-                    Code::WrongType,
-                    n,
-                    "procedures",
-                    format!(
-                        "expected a mapping of procedure name -> operations, found {}",
-                        n.describe()
-                    ),
-                );
+                cx.wrong(n, "procedures", "a mapping of procedure name -> operations");
                 continue;
             };
             for (k, v) in entries {
@@ -117,15 +109,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         cx.file = file.clone();
         if let Some(n) = doc.get("fields") {
             let Some(entries) = n.as_map() else {
-                cx.err(
-                    Code::WrongType,
-                    n,
-                    "fields",
-                    format!(
-                        "expected a mapping of group name -> fields, found {}",
-                        n.describe()
-                    ),
-                );
+                cx.wrong(n, "fields", "a mapping of group name -> fields");
                 continue;
             };
             for (k, v) in entries {
@@ -290,15 +274,7 @@ pub fn spec_hash(sources: &[Source]) -> String {
 
 fn define_lists(cx: &mut Cx<'_>, node: &Node) {
     let Some(entries) = node.as_map() else {
-        cx.err(
-            Code::WrongType,
-            node,
-            "lists",
-            format!(
-                "expected a mapping of list name -> strings, found {}",
-                node.describe()
-            ),
-        );
+        cx.wrong(node, "lists", "a mapping of list name -> strings");
         return;
     };
     for (k, v) in entries {
@@ -320,12 +296,7 @@ fn define_lists(cx: &mut Cx<'_>, node: &Node) {
 
 fn string_list_static(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Arc<[String]>> {
     let items = node.as_seq().or_else(|| {
-        cx.err(
-            Code::WrongType,
-            node,
-            path,
-            format!("expected a list, found {}", node.describe()),
-        );
+        cx.wrong(node, path, "a list");
         None
     })?;
     let mut out = Vec::new();
@@ -374,27 +345,14 @@ fn string_list_static(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Arc<[S
 
 fn define_tables(cx: &mut Cx<'_>, node: &Node) {
     let Some(entries) = node.as_map() else {
-        cx.err(
-            Code::WrongType,
-            node,
-            "tables",
-            format!(
-                "expected a mapping of table name -> mapping, found {}",
-                node.describe()
-            ),
-        );
+        cx.wrong(node, "tables", "a mapping of table name -> mapping");
         return;
     };
     for (k, v) in entries {
         let tname = k.scalar_text();
         let p = join("tables", &tname);
         let Value::Object(map) = v.to_json() else {
-            cx.err(
-                Code::WrongType,
-                v,
-                &p,
-                format!("expected a mapping of key -> value, found {}", v.describe()),
-            );
+            cx.wrong(v, &p, "a mapping of key -> value");
             continue;
         };
         if cx.tables.insert(tname.clone(), Arc::new(map)).is_some() {
@@ -410,15 +368,7 @@ fn define_tables(cx: &mut Cx<'_>, node: &Node) {
 
 fn define_aliases(cx: &mut Cx<'_>, node: &Node) {
     let Some(entries) = node.as_map() else {
-        cx.err(
-            Code::WrongType,
-            node,
-            "aliases",
-            format!(
-                "expected a mapping of alias -> message paths, found {}",
-                node.describe()
-            ),
-        );
+        cx.wrong(node, "aliases", "a mapping of alias -> message paths");
         return;
     };
     for (k, v) in entries {
@@ -428,12 +378,7 @@ fn define_aliases(cx: &mut Cx<'_>, node: &Node) {
             Kind::Seq(s) => s.iter().collect(),
             Kind::Str(_) => vec![v],
             _ => {
-                cx.err(
-                    Code::WrongType,
-                    v,
-                    &p,
-                    format!("expected a list of message paths, found {}", v.describe()),
-                );
+                cx.wrong(v, &p, "a list of message paths");
                 continue;
             }
         };
@@ -484,12 +429,7 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
                     stat_tags.push((k.scalar_text(), v.to_json()));
                 }
             }
-            None => cx.err(
-                Code::WrongType,
-                n,
-                "stat_tags",
-                format!("expected a mapping, found {}", n.describe()),
-            ),
+            None => cx.wrong(n, "stat_tags", "a mapping"),
         }
     }
     let dynamic_config = match doc.get("dynamic_config") {
@@ -658,15 +598,7 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
                     });
                 }
             }
-            None => cx.err(
-                Code::WrongType,
-                c,
-                "config",
-                format!(
-                    "expected a mapping of config key -> rules, found {}",
-                    c.describe()
-                ),
-            ),
+            None => cx.wrong(c, "config", "a mapping of config key -> rules"),
         }
     }
 

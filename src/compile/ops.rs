@@ -77,15 +77,7 @@ impl<'s> Cx<'s> {
 
     fn op(&mut self, node: &'s Node, path: &str, out: &mut Vec<Op>) {
         let Some(entries) = node.as_map() else {
-            self.err(
-                Code::WrongType,
-                node,
-                path,
-                format!(
-                    "expected an operation (a mapping), found {}",
-                    node.describe()
-                ),
-            );
+            self.wrong(node, path, "an operation (a mapping)");
             return;
         };
         let Some(kind) = entries
@@ -144,15 +136,7 @@ impl<'s> Cx<'s> {
             "let" => {
                 self.mapping(node, path, &["let"]);
                 let Some(entries) = v.as_map() else {
-                    self.err(
-                        Code::WrongType,
-                        v,
-                        &p,
-                        format!(
-                            "expected a mapping of name -> value, found {}",
-                            v.describe()
-                        ),
-                    );
+                    self.wrong(v, &p, "a mapping of name -> value");
                     return;
                 };
                 for (k, ev) in entries {
@@ -236,15 +220,7 @@ impl<'s> Cx<'s> {
                             cases.push((name, ops));
                         }
                     } else {
-                        self.err(
-                            Code::WrongType,
-                            c,
-                            &cp,
-                            format!(
-                                "expected a mapping of value -> operations, found {}",
-                                c.describe()
-                            ),
-                        );
+                        self.wrong(c, &cp, "a mapping of value -> operations");
                     }
                 }
                 let default = node
@@ -384,15 +360,7 @@ impl<'s> Cx<'s> {
     /// A mapping of payload path -> expression, in order.
     pub fn fields(&mut self, node: &'s Node, path: &str) -> Vec<Field> {
         let Some(entries) = node.as_map() else {
-            self.err(
-                Code::WrongType,
-                node,
-                path,
-                format!(
-                    "expected a mapping of payload path -> value, found {}",
-                    node.describe()
-                ),
-            );
+            self.wrong(node, path, "a mapping of payload path -> value");
             return Vec::new();
         };
         let mut out = Vec::new();

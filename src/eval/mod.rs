@@ -94,7 +94,7 @@ fn run_with(
         child: None,
         failure,
     };
-    let scope = base.scope_of(&empty);
+    let scope = base.scope(&empty);
     let raw = scope.read(&rule.path);
     let ty = match raw {
         None | Some(Value::Null) => String::new(),
@@ -158,19 +158,4 @@ fn run_with(
         ));
     }
     Ok(st.out)
-}
-
-impl Event<'_> {
-    fn scope_of<'s>(&'s self, st: &'s State) -> expr::Scope<'s> {
-        expr::Scope {
-            plan: self.plan,
-            message: self.message,
-            config: self.config,
-            metadata: self.metadata,
-            payload: &st.payload,
-            vars: &st.vars,
-            var_names: self.var_names,
-            local: None,
-        }
-    }
 }

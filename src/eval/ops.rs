@@ -53,7 +53,7 @@ pub struct StepFailure {
 }
 
 impl Event<'_> {
-    fn scope<'s>(&'s self, st: &'s State) -> Scope<'s> {
+    pub(super) fn scope<'s>(&'s self, st: &'s State) -> Scope<'s> {
         Scope {
             plan: self.plan,
             message: self.message,

@@ -275,12 +275,7 @@ impl<'p> Batch<'p> {
                 Ok(d) => self.destination = Some(d),
                 Err(e) => {
                     self.destination = None;
-                    out.push(failure(
-                        plan,
-                        Meta::Absent,
-                        parse_error(&e),
-                        "instrumentation",
-                    ));
+                    out.push(unreadable(plan, &e));
                     return;
                 }
             }
@@ -291,12 +286,7 @@ impl<'p> Batch<'p> {
         if dest.dynamic {
             match serde_json::from_str::<Value>(text) {
                 Ok(v) => out.extend(transform_value(plan, v)),
-                Err(e) => out.push(failure(
-                    plan,
-                    Meta::Absent,
-                    parse_error(&e),
-                    "instrumentation",
-                )),
+                Err(e) => out.push(unreadable(plan, &e)),
             }
             return;
         }
@@ -315,12 +305,7 @@ impl<'p> Batch<'p> {
                         Ok(v) if canonical => (Meta::Raw(raw), v),
                         Ok(v) => (Meta::Value(v.clone()), v),
                         Err(e) => {
-                            out.push(failure(
-                                plan,
-                                Meta::Absent,
-                                parse_error(&e),
-                                "instrumentation",
-                            ));
+                            out.push(unreadable(plan, &e));
                             return;
                         }
                     }
@@ -329,6 +314,11 @@ impl<'p> Batch<'p> {
         };
         respond(plan, &message, &dest.config, &md, meta, out);
     }
+}
+
+/// The 400 for item text that cannot be parsed.
+fn unreadable<'a>(plan: &Plan, e: &serde_json::Error) -> Response<'a> {
+    failure(plan, Meta::Absent, parse_error(e), "instrumentation")
 }
 
 /// Why item text could not be parsed, in words a sender can act on.
