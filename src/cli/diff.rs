@@ -48,9 +48,12 @@ fn answer(engine: &Engine, text: &str) -> Value {
     Value::Array(out.iter().map(|r| r.to_value()).collect())
 }
 
-fn short(v: Option<&Value>) -> String {
+fn short(v: Option<&Value>, secrets: &[String]) -> String {
     match v {
         None => "(absent)".into(),
+        Some(Value::String(s)) if secrets.contains(s) => {
+            "(a secret from the destination config)".into()
+        }
         Some(v) => {
             let s = to_js_string(v);
             if s.chars().count() > 120 {
@@ -62,27 +65,55 @@ fn short(v: Option<&Value>) -> String {
     }
 }
 
-/// Every differing place, as JSON pointers with both sides.
-fn differences(a: Option<&Value>, b: Option<&Value>, at: &str, out: &mut Vec<String>) {
+/// Every differing place, as JSON pointers with both sides; secret config values masked.
+fn differences(
+    a: Option<&Value>,
+    b: Option<&Value>,
+    at: &str,
+    secrets: &[String],
+    out: &mut Vec<String>,
+) {
     match (a, b) {
         (Some(Value::Object(x)), Some(Value::Object(y))) => {
             for (k, v) in x {
-                differences(Some(v), y.get(k), &format!("{at}/{k}"), out);
+                differences(Some(v), y.get(k), &format!("{at}/{k}"), secrets, out);
             }
             for (k, v) in y {
                 if !x.contains_key(k) {
-                    differences(None, Some(v), &format!("{at}/{k}"), out);
+                    differences(None, Some(v), &format!("{at}/{k}"), secrets, out);
                 }
             }
         }
         (Some(Value::Array(x)), Some(Value::Array(y))) => {
             for i in 0..x.len().max(y.len()) {
-                differences(x.get(i), y.get(i), &format!("{at}/{i}"), out);
+                differences(x.get(i), y.get(i), &format!("{at}/{i}"), secrets, out);
             }
         }
         _ if a == b => {}
-        _ => out.push(format!("{at}: {} -> {}", short(a), short(b))),
+        _ => out.push(format!(
+            "{at}: {} -> {}",
+            short(a, secrets),
+            short(b, secrets)
+        )),
     }
+}
+
+/// The values of the config keys the spec marks secret, in this item.
+fn secret_values(engine: &Engine, item: Option<&Value>) -> Vec<String> {
+    let config = item
+        .and_then(|i| i.get("destination"))
+        .and_then(|d| d.get("Config"));
+    engine
+        .plan
+        .secrets
+        .iter()
+        .filter_map(|k| {
+            config
+                .and_then(|c| c.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .collect()
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -107,17 +138,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             continue;
         }
         changed += 1;
-        let job = serde_json::from_str::<Value>(item).ok().and_then(|v| {
+        let parsed = serde_json::from_str::<Value>(item).ok();
+        let job = parsed.as_ref().and_then(|v| {
             v.get("metadata")
                 .and_then(|m| m.get("jobId"))
                 .map(ToString::to_string)
         });
+        let mut secrets = secret_values(&before, parsed.as_ref());
+        secrets.extend(secret_values(&after, parsed.as_ref()));
         match job {
             Some(j) => println!("item {} (jobId {j}):", i + 1),
             None => println!("item {}:", i + 1),
         }
         let mut diffs = Vec::new();
-        differences(Some(&a), Some(&b), "", &mut diffs);
+        differences(Some(&a), Some(&b), "", &secrets, &mut diffs);
         for d in diffs.iter().take(args.max_per_item) {
             println!("  {d}");
         }
