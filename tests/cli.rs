@@ -1,7 +1,11 @@
 //! The real binary, run as a user would: formats, exit codes, mappings discovery, and the
 //! promise that editing YAML changes answers without a rebuild.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
+
+use common::{copy_dir, edit};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -55,19 +59,6 @@ fn in_empty_dir() -> (tempfile::TempDir, Command) {
     let mut cmd = bin();
     cmd.current_dir(dir.path()).env_remove("EVENTMAP_MAPPINGS");
     (dir, cmd)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let p = e.path();
-        if p.is_dir() {
-            copy_dir(&p, &to.join(e.file_name()));
-        } else {
-            std::fs::copy(&p, to.join(e.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -147,23 +138,16 @@ fn editing_a_copy_of_the_specs_changes_the_answer_without_rebuild() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("mappings");
     copy_dir(&repo().join("mappings"), &copy);
-    let dest = copy.join("bluecore/destination.yaml");
-    let text = std::fs::read_to_string(&dest).unwrap();
-    std::fs::write(
-        &dest,
-        text.replace(
-            "https://api.bluecore.app/api/track/mobile/v1",
-            "https://example.test/changed",
-        ),
-    )
-    .unwrap();
-    let fields = copy.join("bluecore/identify.yaml");
-    let text = std::fs::read_to_string(&fields).unwrap();
-    std::fs::write(
-        &fields,
-        text.replace("{value: customer_patch}", "{value: patched_by_copy}"),
-    )
-    .unwrap();
+    edit(
+        &copy.join("bluecore/destination.yaml"),
+        "https://api.bluecore.app/api/track/mobile/v1",
+        "https://example.test/changed",
+    );
+    edit(
+        &copy.join("bluecore/identify.yaml"),
+        "{value: customer_patch}",
+        "{value: patched_by_copy}",
+    );
 
     let mut cmd = bin();
     cmd.args(["transform", "--destination", "bluecore", "--mappings"])
@@ -185,17 +169,11 @@ fn a_misspelt_key_fails_to_load_with_file_line_col() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("mappings");
     copy_dir(&repo().join("mappings"), &copy);
-    let f = copy.join("bluecore/track.yaml");
-    let text = std::fs::read_to_string(&f).unwrap();
-    std::fs::write(
-        &f,
-        text.replacen(
-            "fan_out:\n              over:",
-            "fan_out:\n              ovr:",
-            1,
-        ),
-    )
-    .unwrap();
+    edit(
+        &copy.join("bluecore/track.yaml"),
+        "fan_out:\n              over:",
+        "fan_out:\n              ovr:",
+    );
     let mut cmd = bin();
     cmd.args(["transform", "--destination", "bluecore", "--mappings"])
         .arg(&copy);
@@ -298,13 +276,11 @@ fn diff_shows_what_a_spec_change_does() {
     assert!(o.status.success(), "no change, no difference");
     assert!(String::from_utf8_lossy(&o.stdout).contains("0 of 7 items answer differently"));
 
-    let tables = copy.join("bluecore/tables.yaml");
-    let text = std::fs::read_to_string(&tables).unwrap();
-    std::fs::write(
-        &tables,
-        text.replacen("    - event\n", "    - event\n    - plan\n", 1),
-    )
-    .unwrap();
+    edit(
+        &copy.join("bluecore/tables.yaml"),
+        "    - event\n",
+        "    - event\n    - plan\n",
+    );
     let mut changed = bin();
     changed
         .current_dir(repo())

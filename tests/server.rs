@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -389,16 +389,8 @@ async fn many_clients_at_once_all_answered_right() {
     srv.stop().await;
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
-    }
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    serde_json::from_str(&client.get(url).send().await.unwrap().text().await.unwrap()).unwrap()
 }
 
 async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -415,7 +407,7 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 async fn spec_edits_reload_and_broken_specs_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("mappings");
-    copy_dir(&repo().join("mappings"), &dir);
+    common::copy_dir(&repo().join("mappings"), &dir);
     let srv = Running::start(state(Mappings::Dir(dir.clone()), 1 << 24, None)).await;
     let client = reqwest::Client::new();
     let url = format!("{}/v0/destinations/bluecore", srv.base);
@@ -432,53 +424,26 @@ async fn spec_edits_reload_and_broken_specs_are_refused() {
     );
 
     let dest = dir.join("bluecore/destination.yaml");
-    let text = std::fs::read_to_string(&dest).unwrap();
-    std::fs::write(
+    common::edit(
         &dest,
-        text.replace(
-            "https://api.bluecore.app/api/track/mobile/v1",
-            "https://edited.example/v2",
-        ),
-    )
-    .unwrap();
+        "https://api.bluecore.app/api/track/mobile/v1",
+        "https://edited.example/v2",
+    );
     eventually("the edit to take effect", async || {
         endpoint(&post(&client, &url, body.clone()).await) == "https://edited.example/v2"
     })
     .await;
 
-    let broken = std::fs::read_to_string(&dest)
-        .unwrap()
-        .replace("message_type:", "mesage_type:");
-    std::fs::write(&dest, broken).unwrap();
+    common::edit(&dest, "message_type:", "mesage_type:");
     let health = format!("{}/health", srv.base);
     eventually("the error to show on /health", async || {
-        let h: Value = serde_json::from_str(
-            &client
-                .get(&health)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-        .unwrap();
+        let h: Value = get_json(&client, &health).await;
         h["last_reload_error"]
             .as_str()
             .is_some_and(|e| e.contains("bluecore/destination.yaml:") && e.contains("mesage_type"))
     })
     .await;
-    let h: Value = serde_json::from_str(
-        &client
-            .get(&health)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let h: Value = get_json(&client, &health).await;
     let err = h["last_reload_error"].as_str().unwrap();
     assert!(err.contains("error[E002]"), "{err}");
     // file:line:col
