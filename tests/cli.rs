@@ -260,19 +260,22 @@ fn diff_shows_what_a_spec_change_does() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("mappings");
     copy_dir(&repo().join("mappings"), &copy);
-    let mut same = bin();
-    same.current_dir(repo())
-        .args([
-            "diff",
-            "--destination",
-            "bluecore",
-            "--mappings",
-            "mappings",
-            "--against",
-        ])
-        .arg(&copy)
-        .arg("examples/bluecore-events.json");
-    let o = run(same, "");
+    let diff = || {
+        let mut cmd = bin();
+        cmd.current_dir(repo())
+            .args([
+                "diff",
+                "--destination",
+                "bluecore",
+                "--mappings",
+                "mappings",
+                "--against",
+            ])
+            .arg(&copy)
+            .arg("examples/bluecore-events.json");
+        run(cmd, "")
+    };
+    let o = diff();
     assert!(o.status.success(), "no change, no difference");
     assert!(String::from_utf8_lossy(&o.stdout).contains("0 of 7 items answer differently"));
 
@@ -281,20 +284,7 @@ fn diff_shows_what_a_spec_change_does() {
         "    - event\n",
         "    - event\n    - plan\n",
     );
-    let mut changed = bin();
-    changed
-        .current_dir(repo())
-        .args([
-            "diff",
-            "--destination",
-            "bluecore",
-            "--mappings",
-            "mappings",
-            "--against",
-        ])
-        .arg(&copy)
-        .arg("examples/bluecore-events.json");
-    let o = run(changed, "");
+    let o = diff();
     assert!(!o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
