@@ -272,7 +272,7 @@ pub fn spec_hash(sources: &[Source]) -> String {
     format!("{h:016x}")
 }
 
-fn define_lists(cx: &mut Cx<'_>, node: &Node) {
+fn define_lists<'s>(cx: &mut Cx<'s>, node: &'s Node) {
     let Some(entries) = node.as_map() else {
         cx.wrong(node, "lists", "a mapping of list name -> strings");
         return;
@@ -280,8 +280,7 @@ fn define_lists(cx: &mut Cx<'_>, node: &Node) {
     for (k, v) in entries {
         let lname = k.scalar_text();
         let p = join("lists", &lname);
-        // SAFETY of lifetimes: lists are read from nodes that live as long as the compile.
-        if let Some(l) = string_list_static(cx, v, &p)
+        if let Some(l) = cx.string_list(v, &p)
             && cx.lists.insert(lname.clone(), l).is_some()
         {
             cx.err(
@@ -292,55 +291,6 @@ fn define_lists(cx: &mut Cx<'_>, node: &Node) {
             );
         }
     }
-}
-
-fn string_list_static(cx: &mut Cx<'_>, node: &Node, path: &str) -> Option<Arc<[String]>> {
-    let items = node.as_seq().or_else(|| {
-        cx.wrong(node, path, "a list");
-        None
-    })?;
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let p = format!("{path}[{i}]");
-        match (&item.kind, item.get("include")) {
-            (Kind::Str(s), _) => out.push(s.clone()),
-            (Kind::Map(m), Some(inc)) if m.len() == 1 => {
-                let Some(name) = inc.as_str() else {
-                    cx.err(
-                        Code::WrongType,
-                        inc,
-                        &join(&p, "include"),
-                        "expected a list name",
-                    );
-                    continue;
-                };
-                match cx.lists.get(name) {
-                    Some(l) => out.extend(l.iter().cloned()),
-                    None => {
-                        let hint = suggest(name, cx.lists.keys().map(String::as_str))
-                            .or_else(|| Some("a list can include lists defined before it".into()));
-                        cx.err_hint(
-                            Code::UnknownTable,
-                            inc,
-                            &join(&p, "include"),
-                            format!("unknown list `{name}`"),
-                            hint,
-                        );
-                    }
-                }
-            }
-            _ => cx.err(
-                Code::WrongType,
-                item,
-                &p,
-                format!(
-                    "expected a string or {{include: list}}, found {}",
-                    item.describe()
-                ),
-            ),
-        }
-    }
-    Some(out.into())
 }
 
 fn define_tables(cx: &mut Cx<'_>, node: &Node) {
@@ -496,7 +446,8 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
             "message type {{type}} is not supported",
         );
         let supported_node = cx.required(mt, p, "supported")?;
-        let supported = string_list_static(cx, supported_node, &join(p, "supported"))?;
+        cx.seq(supported_node, &join(p, "supported"))?;
+        let supported = cx.string_list(supported_node, &join(p, "supported"))?;
         Some(TypeRule {
             path: path?,
             lowercase: lowercase?,
