@@ -117,7 +117,7 @@ pub async fn transform(
     let took = started.elapsed();
     state.metrics.request(&label, status.as_u16(), &items, took);
     let events: u64 = items.iter().map(|(_, n)| n).sum();
-    tracing::info!(destination = %label, status = status.as_u16(), events, ms = took.as_secs_f64() * 1e3, "transform");
+    tracing::info!(destination = %label, status = status.as_u16(), events, ms = %format_args!("{:.3}", took.as_secs_f64() * 1e3), "transform");
     response
 }
 
