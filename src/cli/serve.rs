@@ -50,9 +50,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         LogFormat::Json => builder.json().init(),
     }
     if let Some(u) = &args.upstream
-        && !(u.starts_with("http://") || u.starts_with("https://"))
+        && !u.starts_with("http://")
     {
-        anyhow::bail!("--upstream must be an http:// URL, got {u}");
+        anyhow::bail!(
+            "--upstream must be an http:// URL (this build speaks plain HTTP to a transformer on the same host or network), got {u}"
+        );
     }
     let config = ServerConfig {
         listen: args.listen,
