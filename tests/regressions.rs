@@ -51,3 +51,16 @@ fn list_item_was_read_as_an_object() {
         );
     }
 }
+
+/// Found while writing the closing note: serde_json refuses an unpaired UTF-16 surrogate
+/// escape (`"\ud800"`) that JavaScript accepts, so such an item got a 400. It is now mapped,
+/// the lone surrogate becoming U+FFFD; paired surrogates are untouched.
+#[test]
+fn lone_surrogate_escape_refused_its_item() {
+    let text = r#"{"message":{"type":"identify","userId":"u","traits":{"email":"a@b.c","x":"\ud800","y":"\ud83d\ude00"}},"destination":{"Config":{"bluecoreNamespace":"n"}},"metadata":{"jobId":1}}"#;
+    let r = fast(text);
+    assert_eq!(r[0]["statusCode"], 200, "{}", r[0]);
+    let customer = &r[0]["output"]["body"]["JSON"]["properties"]["customer"];
+    assert_eq!(customer["x"], "\u{fffd}");
+    assert_eq!(customer["y"], "\u{1f600}");
+}

@@ -99,6 +99,56 @@ pub fn to_js_string_of<T: Serialize + ?Sized>(value: &T) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// JSON text with every unpaired UTF-16 surrogate escape (`\ud800` alone) replaced by
+/// `\ufffd`, or `None` when there is none. JavaScript accepts such strings and serde_json does
+/// not; callers retry with this only after a parse fails, so normal input pays nothing.
+pub fn without_lone_surrogates(text: &str) -> Option<String> {
+    fn hex4(b: &[u8]) -> Option<u16> {
+        let s = std::str::from_utf8(b.get(..4)?).ok()?;
+        u16::from_str_radix(s, 16).ok()
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut last = 0;
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        if b[i + 1] != b'u' {
+            i += 2;
+            continue;
+        }
+        let Some(unit) = hex4(&b[i + 2..]) else {
+            i += 2;
+            continue;
+        };
+        let paired_low = |at: usize| {
+            b.get(at) == Some(&b'\\')
+                && b.get(at + 1) == Some(&b'u')
+                && hex4(&b[(at + 2).min(b.len())..]).is_some_and(|u| (0xDC00..=0xDFFF).contains(&u))
+        };
+        match unit {
+            0xD800..=0xDBFF if paired_low(i + 6) => i += 12,
+            0xD800..=0xDFFF => {
+                out.push_str(&text[last..i]);
+                out.push_str("\\ufffd");
+                changed = true;
+                i += 6;
+                last = i;
+            }
+            _ => i += 6,
+        }
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
+}
+
 /// Whether raw JSON text is exactly what JavaScript would print for it, so it can be echoed
 /// as is: compact, numbers already canonical, no `\u` or `\/` escapes, no integer-like keys
 /// (JavaScript moves those first). Conservative: `false` only costs a re-serialization.
@@ -163,6 +213,20 @@ pub fn to_js_string(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lone_surrogates_are_replaced_pairs_kept() {
+        assert_eq!(without_lone_surrogates(r#"{"a":"x"}"#), None);
+        assert_eq!(without_lone_surrogates(r#"{"a":"\ud83d\ude00"}"#), None);
+        assert_eq!(
+            without_lone_surrogates(r#"{"a":"\ud800 \udc00"}"#).unwrap(),
+            r#"{"a":"\ufffd \ufffd"}"#
+        );
+        assert_eq!(
+            without_lone_surrogates(r#"["\\ud800","\uDBFF"]"#).unwrap(),
+            r#"["\\ud800","\ufffd"]"#
+        );
+    }
 
     #[test]
     fn canonical_json_is_recognised() {

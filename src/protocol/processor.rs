@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::json::{Js, is_js_canonical};
+use super::json::{Js, is_js_canonical, without_lone_surrogates};
 use crate::eval::{self, StepFailure, dynamic};
 use crate::plan::{Msg, Plan};
 
@@ -254,15 +254,15 @@ impl<'p> Batch<'p> {
         let item: RawItem<'a> = match fast.ok_or(()) {
             Ok(i) => i,
             Err(_) => {
-                // Not an object, duplicate keys, ...: the general path decides.
+                // Not an object, duplicate keys, lone surrogates...: the general path decides.
                 match serde_json::from_str::<Value>(text) {
                     Ok(v) => out.extend(transform_value(self.plan, v)),
-                    Err(e) => out.push(failure(
-                        self.plan,
-                        Meta::Absent,
-                        parse_error(&e),
-                        "instrumentation",
-                    )),
+                    Err(e) => match without_lone_surrogates(text)
+                        .map(|t| serde_json::from_str::<Value>(&t))
+                    {
+                        Some(Ok(v)) => out.extend(transform_value(self.plan, v)),
+                        _ => out.push(unreadable(self.plan, &e)),
+                    },
                 }
                 return;
             }
