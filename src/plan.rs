@@ -84,6 +84,8 @@ pub struct Request {
     pub method: String,
     pub endpoint: Msg,
     pub headers: Vec<(String, Msg)>,
+    /// Whether the endpoint or a header is a template (else nothing is rendered per payload).
+    pub templated: bool,
 }
 
 /// One message type's ordered steps.
@@ -291,6 +293,19 @@ pub enum Op {
     Emit {
         clean: Clean,
     },
+}
+
+impl Plan {
+    /// A message as text: plain text as it is, a template rendered with `ctx`.
+    pub fn render(&self, msg: &Msg, ctx: &Value) -> Result<String, String> {
+        match msg {
+            Msg::Text(t) => Ok(t.clone()),
+            Msg::Template { name, source } => self
+                .templates
+                .render(name, ctx)
+                .map_err(|e| format!("template `{source}` failed: {}", e.reason())),
+        }
+    }
 }
 
 impl std::fmt::Debug for Plan {

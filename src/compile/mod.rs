@@ -585,11 +585,17 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
                 ),
             }
         }
+        let endpoint = endpoint?;
+        let templated = matches!(endpoint, Msg::Template { .. })
+            || headers
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::Template { .. }));
         Some(Request {
             step: step?,
             method: method?,
-            endpoint: endpoint?,
+            endpoint,
             headers,
+            templated,
         })
     });
 

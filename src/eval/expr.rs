@@ -78,13 +78,10 @@ impl<'a> Scope<'a> {
     pub fn render(&self, msg: &Msg, extra: &[(&str, Value)]) -> Result<String, Failure> {
         match msg {
             Msg::Text(t) => Ok(t.clone()),
-            Msg::Template { name, source } => self
+            Msg::Template { .. } => self
                 .plan
-                .templates
-                .render(name, &self.template_context(extra))
-                .map_err(|e| {
-                    Failure::instrumentation(format!("template `{source}` failed: {}", e.reason()))
-                }),
+                .render(msg, &self.template_context(extra))
+                .map_err(Failure::instrumentation),
         }
     }
 }

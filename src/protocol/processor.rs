@@ -479,16 +479,6 @@ fn respond<'a>(
     }
 }
 
-fn render(plan: &Plan, m: &Msg, ctx: &Value) -> Result<String, String> {
-    match m {
-        Msg::Text(t) => Ok(t.clone()),
-        Msg::Template { name, source } => plan
-            .templates
-            .render(name, ctx)
-            .map_err(|e| format!("template `{source}` failed: {}", e.reason())),
-    }
-}
-
 /// The request a payload becomes: endpoint and headers rendered when the spec templates them.
 #[allow(clippy::result_large_err)]
 fn request<'a>(
@@ -500,12 +490,7 @@ fn request<'a>(
     meta: Meta<'a>,
 ) -> Result<Response<'a>, (StepFailure, Meta<'a>)> {
     let r = &plan.request;
-    let templated_headers = r
-        .headers
-        .iter()
-        .any(|(_, m)| matches!(m, Msg::Template { .. }));
-    let templated_endpoint = matches!(r.endpoint, Msg::Template { .. });
-    if !templated_headers && !templated_endpoint {
+    if !r.templated {
         return Ok(Response::Success {
             plan,
             endpoint: None,
@@ -521,10 +506,10 @@ fn request<'a>(
     c.insert("payload".into(), payload.clone());
     let ctx = Value::Object(c);
     let rendered = (|| -> Result<_, String> {
-        let endpoint = render(plan, &r.endpoint, &ctx)?;
+        let endpoint = plan.render(&r.endpoint, &ctx)?;
         let mut headers = Vec::with_capacity(r.headers.len());
         for (k, m) in &r.headers {
-            headers.push((k.clone(), render(plan, m, &ctx)?));
+            headers.push((k.clone(), plan.render(m, &ctx)?));
         }
         Ok((endpoint, headers))
     })();
