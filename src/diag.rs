@@ -41,6 +41,10 @@ pub enum Code {
     MissingFile,
     /// An operation, expression or condition the engine does not know.
     UnknownConstruct,
+    /// An expression of the compact syntax that does not parse or cannot be compiled.
+    BadExpression,
+    /// A section in a file where it does not belong.
+    Misplaced,
 }
 
 impl Code {
@@ -62,6 +66,8 @@ impl Code {
             Code::Duplicate => "E014",
             Code::MissingFile => "E015",
             Code::UnknownConstruct => "E016",
+            Code::BadExpression => "E017",
+            Code::Misplaced => "E018",
         }
     }
 }

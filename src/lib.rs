@@ -9,6 +9,7 @@ pub mod eval;
 pub mod golden;
 pub mod plan;
 pub mod protocol;
+pub mod registry;
 pub mod server;
 pub mod spec;
 
@@ -21,17 +22,24 @@ pub use spec::Mappings;
 /// A compiled destination, ready to transform request items.
 pub struct Engine {
     pub plan: Plan,
+    /// The clock `now()` reads: the system's unless fixed (`--now`).
+    pub clock: eval::Clock,
 }
 
 impl Engine {
     /// Loads and compiles `destination` from `mappings`; `Ok(None)` when it has no specs there.
     pub fn load(mappings: &Mappings, destination: &str) -> Result<Option<Engine>, Diagnostics> {
-        Ok(compile::load_destination(mappings, destination)?.map(|plan| Engine { plan }))
+        Ok(
+            compile::load_destination(mappings, destination)?.map(|plan| Engine {
+                plan,
+                clock: eval::Clock::default(),
+            }),
+        )
     }
 
     /// One parsed request item -> its response items (as JSON values).
     pub fn transform(&self, item: Value) -> Vec<Value> {
-        protocol::transform_value(&self.plan, item)
+        protocol::transform_value(&self.plan, item, self.clock)
             .iter()
             .map(protocol::Response::to_value)
             .collect()
@@ -44,6 +52,6 @@ impl Engine {
 
     /// The fast path for raw request items: see [`protocol::Batch`].
     pub fn batch(&self) -> protocol::Batch<'_> {
-        protocol::Batch::new(&self.plan)
+        protocol::Batch::new(&self.plan, self.clock)
     }
 }

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use handlebars::Handlebars;
 use jsonpath_rust::parser::model::JpQuery;
 use regex::Regex;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::eval::js::SetKey;
 use crate::spec::node::Pos;
@@ -44,10 +43,16 @@ pub struct Plan {
     pub config_checks: Vec<ConfigCheck>,
     /// Config keys whose values must never be logged.
     pub secrets: Vec<String>,
-    /// Supported message type (normalised) -> its flow.
+    /// Steps every message runs before its flow (destination.yaml `steps:`).
+    pub preamble: Vec<Step>,
+    /// Whether the preamble places the message type check itself (`check_type`).
+    pub preamble_checks_type: bool,
+    /// Supported message type (normalised) -> its flow; the key `*` when one flow takes any type.
     pub flows: HashMap<String, Flow>,
-    pub request: Request,
-    pub templates: Handlebars<'static>,
+    /// How many variable slots an event needs (the preamble's and the largest flow's).
+    pub slots: usize,
+    /// Keys of `message.integrations` that name this destination, in order.
+    pub integration_names: Vec<String>,
     /// A hash of the spec set's files, for /health and reviews.
     pub spec_hash: String,
     /// Whether any path or template reads the request metadata (else it is only echoed).
@@ -62,43 +67,37 @@ pub struct TypeRule {
     pub step: String,
     /// Step reported when the type is missing or unsupported, and for config checks.
     pub check_step: String,
-    pub missing: Msg,
-    pub not_string: Msg,
-    pub unsupported: Msg,
-    /// Supported types in the spec's order, for messages.
+    pub missing: Text,
+    pub not_string: Text,
+    pub unsupported: Text,
+    /// Supported types in the spec's order, for messages; empty when any type is taken.
     pub supported: Vec<String>,
+    /// Every type is taken (one flow for all, no type check).
+    pub any: bool,
+    /// Slots of the `type` and `type_of` variables the messages above may read.
+    pub type_slot: usize,
+    pub type_of_slot: usize,
 }
 
 pub struct ConfigCheck {
     pub key: String,
     pub path: Path,
-    pub required: Option<Msg>,
-    pub pattern: Option<(Regex, Msg)>,
+    pub required: Option<Text>,
+    pub pattern: Option<(Regex, Text)>,
     pub error_type: String,
     pub origin: Origin,
-}
-
-/// The request each payload becomes.
-pub struct Request {
-    pub step: String,
-    pub method: String,
-    pub endpoint: Msg,
-    pub headers: Vec<(String, Msg)>,
-    /// Whether the endpoint or a header is a template (else nothing is rendered per payload).
-    pub templated: bool,
 }
 
 /// One message type's ordered steps.
 pub struct Flow {
     pub steps: Vec<Step>,
-    /// How many variable slots its evaluation needs.
-    pub slots: usize,
+    /// Variable names by slot, for templates and `--explain`.
     pub var_names: Vec<String>,
 }
 
 pub struct Step {
     pub name: String,
-    pub when: Option<Cond>,
+    pub when: Option<Expr>,
     pub body: Body,
     pub origin: Origin,
 }
@@ -108,11 +107,37 @@ pub enum Body {
     Children(Vec<Step>),
 }
 
-/// A message: plain text, or a template rendered with the event's context.
+/// Text with `{{ expression }}` holes. A text that is one hole and nothing else gives the
+/// expression's value itself (so `"{{config.apiKey}}"` can be undefined); otherwise each hole
+/// is written as JavaScript's `String(value)` would write it.
 #[derive(Debug, Clone)]
-pub enum Msg {
-    Text(String),
-    Template { name: String, source: String },
+pub struct Text {
+    pub parts: Vec<TextPart>,
+    pub source: Arc<str>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TextPart {
+    Lit(String),
+    Hole(Expr),
+}
+
+impl Text {
+    pub fn plain(s: &str) -> Text {
+        Text {
+            parts: vec![TextPart::Lit(s.to_owned())],
+            source: Arc::from(s),
+        }
+    }
+
+    /// The text when it has no holes.
+    pub fn as_literal(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [TextPart::Lit(s)] => Some(s),
+            [] => Some(""),
+            _ => None,
+        }
+    }
 }
 
 /// Where a path starts.
@@ -122,6 +147,8 @@ pub enum Root {
     Config,
     Payload,
     Metadata,
+    /// `integration`: the first truthy `message.integrations.<name>` of the destination's names.
+    Integration,
     Var(usize),
 }
 
@@ -134,100 +161,47 @@ pub struct Path {
     pub segs: Vec<Box<str>>,
 }
 
-/// Predicates over one value.
+/// Operators of the compact syntax that are not constructs of their own.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Pred {
-    /// Not undefined, null or "".
-    Present,
-    /// Not undefined or null.
-    Defined,
-    Truthy,
-    /// A non-empty string, list or object.
-    NotEmpty,
-    /// Not null, blank, `{}` or `[]`; numbers and booleans count.
-    Filled,
+pub enum Unary {
+    Not,
+    Neg,
+    Plus,
 }
 
 #[derive(Debug, Clone)]
 pub enum Expr {
     Literal(Value),
+    Undefined,
     Path(Path),
+    /// Static keys read (with `get-value` semantics) from the value of an expression.
+    Member(Box<Expr>, Box<str>, Vec<Box<str>>),
+    /// `base[key]`: an own property of an object, an element of a list or string.
+    Index(Box<Expr>, Box<Expr>),
     /// A JSONPath selector over the message; the first match.
     JsonPath(Arc<JpQuery>),
-    /// The first value that is present (a list of sources).
-    FirstPresent(Vec<Expr>),
-    /// The first value satisfying a predicate.
-    First {
-        of: Vec<Expr>,
-        pred: Pred,
-    },
-    /// JavaScript `a || b || c`: the first truthy value, else the last.
-    Or(Vec<Expr>),
-    If {
-        cond: Box<Cond>,
-        then: Box<Expr>,
-        otherwise: Option<Box<Expr>>,
-    },
-    Lowercase(Box<Expr>),
-    Uppercase(Box<Expr>),
-    Trim(Box<Expr>),
-    Lookup {
-        table: Arc<Map<String, Value>>,
-        key: Box<Expr>,
-    },
-    /// Rows of a config table whose `from` equals the key: their distinct `to` values.
-    MultiMap {
-        rows: Box<Expr>,
-        key: Box<Expr>,
-        from: String,
-        to: String,
-        trim: bool,
-        lowercase: bool,
-    },
-    List(Vec<Expr>),
-    /// A value that is not a list becomes a one-element list; undefined stays undefined.
-    ToList(Box<Expr>),
-    /// Every key of the source objects not excluded, dotted keys nested, later sources winning.
-    CopyKeys {
-        from: Vec<Expr>,
-        except: Arc<[String]>,
-    },
-    /// An object without some keys.
-    Omit {
-        from: Box<Expr>,
-        keys: Arc<[String]>,
-    },
-    Object(Vec<(ObjKey, Expr)>),
-    /// Each element of a list through `to`, with the element bound to a slot.
-    Map {
-        over: Box<Expr>,
-        slot: usize,
-        to: Box<Expr>,
-    },
-    Template(Msg),
+    /// A list literal; `true` marks a spread element.
+    Array(Vec<(bool, Expr)>),
+    /// An object literal: keys in order, `None` for a spread.
+    Object(Vec<(Option<String>, Expr)>),
+    Text(Arc<Text>),
+    Unary(Unary, Box<Expr>),
+    /// A construct of the registry with its arguments, by position.
+    Call(Func, Vec<Arg>),
 }
 
 #[derive(Debug, Clone)]
-pub enum ObjKey {
-    Key(String),
-    Spread,
+pub enum Arg {
+    /// An argument left out (a default applies).
+    Missing,
+    Value(Expr),
+    /// `x => body` or `(x, i) => body`: the parameters' slots and the body.
+    Lambda(Vec<usize>, Box<Expr>),
+    /// A regular expression given as a literal, compiled once.
+    Regex(Arc<Regex>),
 }
 
-#[derive(Debug, Clone)]
-pub enum Cond {
-    Eq(Expr, Expr),
-    Ne(Expr, Expr),
-    Test(Pred, Expr),
-    /// `typeof`-style type test: string, number, boolean, object, array, null.
-    IsType(Expr, String),
-    /// The value, as a string, is a substring of one of the list's strings.
-    SubstringOfAny(Expr, Expr),
-    /// The value equals one element of the list.
-    In(Expr, Expr),
-    All(Vec<Cond>),
-    Any(Vec<Cond>),
-    Not(Box<Cond>),
-}
+pub use crate::registry::Func;
 
 /// How a payload is cleaned when it is emitted.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -240,13 +214,43 @@ pub enum Clean {
     Deep,
 }
 
+/// Where a field assignment writes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A `set-value` path.
+    Path(Vec<SetKey>),
+    /// `...`: every key of the value is assigned to the payload's top level, as it is
+    /// (`Object.assign`; dotted keys are not split).
+    Assign,
+}
+
 /// A payload field assignment: where, from what, and the rule that says so.
 #[derive(Debug, Clone)]
 pub struct Field {
-    pub target: Vec<SetKey>,
+    pub target: Target,
     pub target_text: String,
     pub value: Expr,
     pub origin: Origin,
+}
+
+/// The response a payload becomes: its fields in output order, each a shape of literals and
+/// expressions.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The step named when building it fails.
+    pub step: String,
+    pub fields: Vec<(String, Shape)>,
+    /// Every field is a literal except `body.JSON`, which is the payload, and there is no
+    /// `userId`: the response can be written straight from the plan.
+    pub fast: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Shape {
+    Expr(Expr),
+    /// Keys in order; `None` spreads an object's keys in.
+    Object(Vec<(Option<String>, Shape)>),
+    List(Vec<Shape>),
 }
 
 #[derive(Debug, Clone)]
@@ -263,18 +267,18 @@ pub enum Op {
         value: Expr,
     },
     If {
-        cond: Cond,
+        cond: Expr,
         then: Vec<Op>,
         otherwise: Vec<Op>,
     },
     Require {
-        cond: Cond,
-        error: Msg,
+        cond: Expr,
+        error: Text,
         error_type: String,
         origin: Origin,
     },
     Fail {
-        error: Msg,
+        error: Text,
         error_type: String,
         origin: Origin,
     },
@@ -289,23 +293,17 @@ pub enum Op {
         slot: usize,
         ops: Vec<Op>,
     },
-    /// The payload, cleaned, becomes one output.
+    /// The payload, cleaned, becomes one response through `request`.
     Emit {
         clean: Clean,
+        request: Arc<Request>,
     },
-}
-
-impl Plan {
-    /// A message as text: plain text as it is, a template rendered with `ctx`.
-    pub fn render(&self, msg: &Msg, ctx: &Value) -> Result<String, String> {
-        match msg {
-            Msg::Text(t) => Ok(t.clone()),
-            Msg::Template { name, source } => self
-                .templates
-                .render(name, ctx)
-                .map_err(|e| format!("template `{source}` failed: {}", e.reason())),
-        }
-    }
+    /// The value is the response, as it is, and the event's steps end here.
+    Return {
+        value: Expr,
+    },
+    /// The message type check (missing, not a string, unsupported) and the config checks.
+    CheckType,
 }
 
 impl std::fmt::Debug for Plan {

@@ -145,8 +145,8 @@ fn editing_a_copy_of_the_specs_changes_the_answer_without_rebuild() {
     );
     edit(
         &copy.join("bluecore/identify.yaml"),
-        "{value: customer_patch}",
-        "{value: patched_by_copy}",
+        "'customer_patch'",
+        "'patched_by_copy'",
     );
 
     let mut cmd = bin();

@@ -26,11 +26,15 @@ pub struct Args {
     /// Also tell, on stderr, which spec rule wrote each payload field (or refused the item).
     #[arg(long)]
     explain: bool,
+    /// Fix the clock `now()` reads at this ISO 8601 time (for tests and conformance); by
+    /// default the real clock.
+    #[arg(long, value_name = "ISO")]
+    now: Option<String>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let mappings = resolve_mappings(args.mappings);
-    let engine = match Engine::load(&mappings, &args.destination) {
+    let mut engine = match Engine::load(&mappings, &args.destination) {
         Ok(Some(e)) => e,
         Ok(None) => bail!(render::unknown_destination(&mappings, &args.destination)),
         Err(d) => bail!(
@@ -39,6 +43,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             render::diagnostics(&mappings, &d)
         ),
     };
+    if let Some(now) = &args.now {
+        engine.clock = eventmap::eval::Clock::fixed(now)
+            .with_context(|| format!("--now {now}: not an ISO 8601 time"))?;
+    }
     let (reader, size): (Box<dyn Read>, Option<u64>) = match &args.input {
         None => (Box::new(io::stdin().lock()), None),
         Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
@@ -169,13 +177,18 @@ fn explain(engine: &Engine, n: usize, text: &str) {
         Some(j) => format!("# item {n} (jobId {j})"),
         None => format!("# item {n}"),
     };
-    match explain(&engine.plan, item) {
+    match explain(&engine.plan, item, engine.clock) {
         Explanation::Payloads(payloads) => {
             let _ = writeln!(err, "{label}: {} payload(s)", payloads.len());
-            for (i, (payload, trace)) in payloads.iter().enumerate() {
-                let event = payload
-                    .get("event")
-                    .map_or("(none)".into(), ToString::to_string);
+            for (i, (output, trace)) in payloads.iter().enumerate() {
+                let payload = match output {
+                    eventmap::eval::Output::Payload(p, _) => p.get("event"),
+                    eventmap::eval::Output::Built(r) => r
+                        .get("body")
+                        .and_then(|b| b.get("JSON"))
+                        .and_then(|j| j.get("event")),
+                };
+                let event = payload.map_or("(none)".into(), ToString::to_string);
                 let _ = writeln!(err, "  payload {}: event {event}", i + 1);
                 let width = trace.iter().map(|t| t.field.len()).max().unwrap_or(0);
                 for t in trace {

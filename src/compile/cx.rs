@@ -6,12 +6,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use handlebars::Handlebars;
 use serde_json::{Map, Value};
 
 use crate::diag::{Code, Diagnostic, suggest};
-use crate::plan::{Field, Msg, Origin, Path};
-use crate::spec::node::{Kind, Node};
+use crate::plan::{Field, Origin, Path, Request};
+use crate::spec::node::{Kind, Node, Pos};
 
 /// A named piece of spec defined in one file and used from another.
 #[derive(Clone)]
@@ -34,16 +33,25 @@ pub struct Cx<'s> {
     /// Variables in scope: name -> slot.
     pub scope: Vec<(String, usize)>,
     pub slot_names: Vec<String>,
-    pub templates: Handlebars<'static>,
     /// Set when a path or template reads the request metadata.
     pub reads_metadata: bool,
+    /// Each file's text, to place errors inside quoted strings.
+    pub texts: HashMap<Arc<str>, Arc<str>>,
+    /// Whether the steps being compiled are the destination's own (where `check_type` may
+    /// stand).
+    pub in_preamble: bool,
+    /// The request fields in force for the flow being compiled (destination defaults, then the
+    /// flow's), each with the file it is written in.
+    pub request_base: Vec<(String, Arc<str>, &'s Node)>,
+    /// The compiled request of `request_base`, shared by every `emit` that overrides nothing.
+    pub request_cache: Option<Arc<Request>>,
+    /// The config keys the destination declares (`config:`); when it declares any, reading
+    /// another is a mistake.
+    pub config_keys: Option<Vec<String>>,
 }
 
 impl<'s> Cx<'s> {
     pub fn new() -> Self {
-        let mut templates = Handlebars::new();
-        templates.set_strict_mode(true);
-        templates.register_escape_fn(handlebars::no_escape);
         Cx {
             diags: Vec::new(),
             file: Arc::from(""),
@@ -55,8 +63,12 @@ impl<'s> Cx<'s> {
             calling: Vec::new(),
             scope: Vec::new(),
             slot_names: Vec::new(),
-            templates,
             reads_metadata: false,
+            texts: HashMap::new(),
+            in_preamble: false,
+            request_base: Vec::new(),
+            request_cache: None,
+            config_keys: None,
         }
     }
 
@@ -88,6 +100,50 @@ impl<'s> Cx<'s> {
             message: message.into(),
             hint,
         });
+    }
+
+    /// Reports a problem at a byte offset inside a scalar's text (an expression's column).
+    pub fn err_at(
+        &mut self,
+        code: Code,
+        node: &Node,
+        offset: usize,
+        path: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        let pos = self.pos_in(node, offset);
+        self.diags.push(Diagnostic {
+            code,
+            file: self.file.to_string(),
+            pos,
+            spec_path: path.to_owned(),
+            message: message.into(),
+            hint,
+        });
+    }
+
+    /// The position of a byte offset into a scalar: its column moved along when the scalar
+    /// is on one line (after its opening quote, if quoted).
+    fn pos_in(&self, node: &Node, offset: usize) -> Pos {
+        let Some(Kind::Str(s)) = Some(&node.kind) else {
+            return node.pos;
+        };
+        if offset == 0 || s.contains('\n') || node.pos.line == 0 {
+            return node.pos;
+        }
+        let line = self
+            .texts
+            .get(&self.file)
+            .and_then(|t| t.lines().nth(node.pos.line as usize - 1));
+        let quoted = line
+            .and_then(|l| l.chars().nth(node.pos.col.saturating_sub(1) as usize))
+            .is_some_and(|c| c == '"' || c == '\'');
+        let before = s.get(..offset).map_or(offset, |p| p.chars().count());
+        Pos {
+            line: node.pos.line,
+            col: node.pos.col + before as u32 + u32::from(quoted),
+        }
     }
 
     /// Reports a value of the wrong shape: "expected {expected}, found <what it is>".
@@ -165,6 +221,20 @@ impl<'s> Cx<'s> {
     pub fn boolean(&mut self, node: &Node, path: &str) -> Option<bool> {
         match &node.kind {
             Kind::Bool(b) => Some(*b),
+            Kind::Str(s)
+                if ["y", "yes", "on", "n", "no", "off"]
+                    .iter()
+                    .any(|b| b.eq_ignore_ascii_case(s)) =>
+            {
+                self.err_hint(
+                    Code::WrongType,
+                    node,
+                    path,
+                    format!("expected true or false, found the text `{s}`"),
+                    Some("specs are YAML 1.2: `yes`, `no`, `on`, `off`, `y`, `n` are text; write true or false".into()),
+                );
+                None
+            }
             _ => {
                 self.wrong(node, path, "true or false");
                 None
@@ -182,41 +252,19 @@ impl<'s> Cx<'s> {
         }
     }
 
-    /// A message: text, or a handlebars template when it holds `{{`.
-    pub fn msg(&mut self, node: &Node, path: &str) -> Option<Msg> {
-        let text = self.string(node, path)?;
-        self.msg_text(&text, node, path)
-    }
-
-    pub fn msg_text(&mut self, text: &str, node: &Node, path: &str) -> Option<Msg> {
-        if !text.contains("{{") {
-            return Some(Msg::Text(text.to_owned()));
-        }
-        self.reads_metadata |= text.contains("metadata");
-        let name = format!("t{}", self.templates.get_templates().len());
-        match self.templates.register_template_string(&name, text) {
-            Ok(()) => Some(Msg::Template {
-                name,
-                source: text.to_owned(),
-            }),
-            Err(e) => {
-                let reason = e.reason().to_string();
-                self.err(
-                    Code::BadTemplate,
-                    node,
-                    path,
-                    format!("template does not compile: {reason}"),
-                );
-                None
-            }
-        }
-    }
-
     /// Declares a variable (or reuses its slot) and returns the slot.
     pub fn declare(&mut self, name: &str) -> usize {
         if let Some((_, slot)) = self.scope.iter().rev().find(|(n, _)| n == name) {
             return *slot;
         }
+        let slot = self.slot_names.len();
+        self.slot_names.push(name.to_owned());
+        self.scope.push((name.to_owned(), slot));
+        slot
+    }
+
+    /// Binds a name to a fresh slot (lambda parameters shadow what they name).
+    pub fn bind(&mut self, name: &str) -> usize {
         let slot = self.slot_names.len();
         self.slot_names.push(name.to_owned());
         self.scope.push((name.to_owned(), slot));

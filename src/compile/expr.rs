@@ -1,55 +1,25 @@
-//! Compile stage: value expressions and conditions. A string is a path (`message.traits.email`,
-//! `payload.event`, a variable) or, starting with `$`, a JSONPath selector over the message; a
-//! list is "the first present of"; a one-key mapping names a construct (`alias`, `or`, `lookup`,
-//! ...). Conditions are one-key mappings too (`eq`, `truthy`, `all`, ...).
+//! Compile stage: value expressions. In YAML an expression is a string in the compact syntax
+//! (`message.traits.email ?? config.fallback`; see `parse.rs`), a list (a list literal), a
+//! scalar (itself), or a one-key mapping naming a construct of the registry (`{lowercase:
+//! message.event}`, `{coalesce: [a, b]}`, `{rows_to_object: {rows: config.map, lowercase:
+//! false}}`), besides four YAML-only forms: `{value: literal}`, `{template: text}`,
+//! `{object: {key: value, "...": spread}}` and `{if: c, then: a, else: b}`. Strings starting
+//! with `$.` are JSONPath selectors over the message. Texts (`{{ expression }}` holes) are
+//! compiled here too.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::cx::{Cx, join};
+use super::parse::{self, Arg as PArg, Ast, AstKind, Prop, TextPart as PTextPart};
 use crate::diag::{Code, suggest};
-use crate::plan::{Cond, Expr, ObjKey, Path, Pred, Root};
+use crate::plan::{Arg, Expr, Path, Root, Text, TextPart, Unary};
+use crate::registry::{self, ArgKind, Construct, Func};
 use crate::spec::node::{Kind, Node};
 
-const EXPR_KINDS: &[&str] = &[
-    "value",
-    "alias",
-    "first",
-    "or",
-    "if",
-    "lowercase",
-    "uppercase",
-    "trim",
-    "lookup",
-    "multimap",
-    "list",
-    "to_list",
-    "copy_keys",
-    "omit",
-    "object",
-    "map",
-    "template",
-    "values_of",
-];
-
-const COND_KINDS: &[&str] = &[
-    "eq",
-    "ne",
-    "truthy",
-    "present",
-    "defined",
-    "not_empty",
-    "filled",
-    "is",
-    "substring_of_any",
-    "in",
-    "all",
-    "any",
-    "not",
-];
-
-const ROOTS: &[&str] = &["message", "config", "payload", "metadata"];
+/// The YAML-only expression forms, besides the registry's constructs.
+pub const YAML_FORMS: &[&str] = &["value", "template", "object", "if"];
 
 /// Splits `a.b.c` into segments; `None` for empty segments.
 pub fn split_path(text: &str) -> Option<Vec<Box<str>>> {
@@ -60,12 +30,30 @@ pub fn split_path(text: &str) -> Option<Vec<Box<str>>> {
     segs.iter().all(|s| !s.is_empty()).then_some(segs)
 }
 
+/// Where an expression's text came from, to point into it.
+#[derive(Clone, Copy)]
+struct Src<'n> {
+    node: &'n Node,
+    /// Offset of the expression within the node's string (a text's hole).
+    base: usize,
+}
+
 impl<'s> Cx<'s> {
-    /// A path with an explicit root: `message.`, `config.`, `payload.`, `metadata.` or a
-    /// variable in scope.
+    /// A path with an explicit root, given as text (`message.type`).
     pub fn path(&mut self, text: &str, node: &Node, path: &str) -> Option<Path> {
         let (head, rest) = text.split_once('.').unwrap_or((text, ""));
-        let root = match head {
+        let root = match self.root(head) {
+            Some(r) => r,
+            None => {
+                self.unknown_root(head, text, node, 0, path);
+                return None;
+            }
+        };
+        self.rooted(root, rest, text, node, path)
+    }
+
+    fn root(&mut self, head: &str) -> Option<Root> {
+        Some(match head {
             "message" => Root::Message,
             "config" => Root::Config,
             "payload" => Root::Payload,
@@ -73,32 +61,55 @@ impl<'s> Cx<'s> {
                 self.reads_metadata = true;
                 Root::Metadata
             }
-            var => match self.lookup_var(var) {
-                Some(slot) => Root::Var(slot),
-                None => {
-                    let names: Vec<String> = ROOTS
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .chain(self.scope.iter().map(|(n, _)| n.clone()))
-                        .collect();
-                    let hint = suggest(var, names.iter().map(String::as_str)).or_else(|| {
-                        Some(format!(
-                            "a path starts with one of: {}; a variable must be set by an earlier `let`, `fan_out` or `map`",
-                            names.join(", ")
-                        ))
-                    });
-                    self.err_hint(
-                        Code::UnknownVariable,
-                        node,
-                        path,
-                        format!("unknown root or variable `{var}` in `{text}`"),
-                        hint,
-                    );
-                    return None;
-                }
-            },
+            "integration" => Root::Integration,
+            var => Root::Var(self.lookup_var(var)?),
+        })
+    }
+
+    fn unknown_root(&mut self, var: &str, text: &str, node: &Node, at: usize, path: &str) {
+        let names: Vec<String> = registry::ROOTS
+            .iter()
+            .map(|(s, _)| (*s).to_owned())
+            .chain(self.scope.iter().map(|(n, _)| n.clone()))
+            .collect();
+        let hint = if registry::lookup(var).is_some() {
+            Some(format!("`{var}` is a function: call it, `{var}(...)`"))
+        } else {
+            suggest(var, names.iter().map(String::as_str)).or_else(|| {
+                Some(format!(
+                    "an expression starts with one of: {}; a variable must be named by an earlier `let`, `fan_out` or lambda",
+                    names.join(", ")
+                ))
+            })
         };
-        self.rooted(root, rest, text, node, path)
+        self.err_at(
+            Code::UnknownVariable,
+            node,
+            at,
+            path,
+            format!("unknown root or variable `{var}` in `{text}`"),
+            hint,
+        );
+    }
+
+    /// Reports a config key the destination does not declare.
+    fn check_config_key(&mut self, key: &str, node: &Node, at: usize, path: &str) {
+        let Some(keys) = &self.config_keys else {
+            return;
+        };
+        if keys.iter().any(|k| k == key) {
+            return;
+        }
+        let hint = suggest(key, keys.iter().map(String::as_str))
+            .or_else(|| Some("declare it under `config:` in destination.yaml".into()));
+        self.err_at(
+            Code::UnknownVariable,
+            node,
+            at,
+            path,
+            format!("config key `{key}` is not declared in `config:`"),
+            hint,
+        );
     }
 
     /// A path relative to a known root (aliases are relative to the message).
@@ -111,11 +122,18 @@ impl<'s> Cx<'s> {
         path: &str,
     ) -> Option<Path> {
         match split_path(rest) {
-            Some(segs) => Some(Path {
-                root,
-                whole: rest.into(),
-                segs,
-            }),
+            Some(segs) => {
+                if root == Root::Config
+                    && let Some(first) = segs.first()
+                {
+                    self.check_config_key(&first.clone(), node, 0, path);
+                }
+                Some(Path {
+                    root,
+                    whole: rest.into(),
+                    segs,
+                })
+            }
             None => {
                 self.err(
                     Code::BadPath,
@@ -130,48 +148,84 @@ impl<'s> Cx<'s> {
 
     pub fn expr(&mut self, node: &'s Node, path: &str) -> Option<Expr> {
         match &node.kind {
-            Kind::Str(s) if s.starts_with('$') => match jsonpath_rust::parser::parse_json_path(s) {
-                Ok(q) => Some(Expr::JsonPath(Arc::new(q))),
-                Err(e) => {
-                    self.err(
-                        Code::BadJsonPath,
-                        node,
-                        path,
-                        format!(
-                            "JSONPath `{s}` does not compile: {}",
-                            crate::diag::one_line(&e.to_string())
-                        ),
-                    );
-                    None
+            Kind::Str(s) if s.starts_with("$.") || s.starts_with("$[") || s == "$" => {
+                match jsonpath_rust::parser::parse_json_path(s) {
+                    Ok(q) => Some(Expr::JsonPath(Arc::new(q))),
+                    Err(e) => {
+                        self.err(
+                            Code::BadJsonPath,
+                            node,
+                            path,
+                            format!(
+                                "JSONPath `{s}` does not compile: {}",
+                                crate::diag::one_line(&e.to_string())
+                            ),
+                        );
+                        None
+                    }
                 }
-            },
-            Kind::Str(s) => self.path(s, node, path).map(Expr::Path),
+            }
+            Kind::Str(s) => self.compact(s, node, 0, path),
             Kind::Seq(items) => {
-                let parts = self.exprs(items, path)?;
-                Some(Expr::FirstPresent(parts))
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (i, item) in items.iter().enumerate() {
+                    match self.expr(item, &format!("{path}[{i}]")) {
+                        Some(e) => out.push((false, e)),
+                        None => ok = false,
+                    }
+                }
+                ok.then_some(Expr::Array(out))
             }
             Kind::Map(entries) => {
                 let Some((k, v)) = entries.first() else {
-                    self.err(
-                        Code::WrongType,
-                        node,
+                    return Some(Expr::Literal(Value::Object(serde_json::Map::new())));
+                };
+                let key = k.scalar_text();
+                match key.as_str() {
+                    "if" => return self.if_form(node, path),
+                    "value" => {
+                        self.mapping(node, path, &["value"]);
+                        return Some(Expr::Literal(v.to_json()));
+                    }
+                    "template" => {
+                        self.mapping(node, path, &["template"]);
+                        let p = join(path, "template");
+                        let text = self.text(v, &p)?;
+                        return Some(Expr::Call(
+                            Func::String,
+                            vec![Arg::Value(Expr::Text(Arc::new(text)))],
+                        ));
+                    }
+                    "object" => {
+                        self.mapping(node, path, &["object"]);
+                        return self.object_form(v, &join(path, "object"));
+                    }
+                    _ => {}
+                }
+                if entries.len() > 1 {
+                    self.mapping(node, path, &[key.as_str()]);
+                }
+                let Some(c) = registry::lookup(&key) else {
+                    let names = registry::CONSTRUCTS
+                        .iter()
+                        .map(|c| c.name)
+                        .chain(YAML_FORMS.iter().copied());
+                    let hint = suggest(&key, names).or_else(|| {
+                        Some(
+                            "a mapping in an expression names a construct (see docs/spec-reference.md); write a literal object as {object: {...}} or {value: {...}}".into(),
+                        )
+                    });
+                    self.err_hint(
+                        Code::UnknownConstruct,
+                        k,
                         path,
-                        "an empty mapping is not an expression",
+                        format!("unknown construct `{key}`"),
+                        hint,
                     );
                     return None;
                 };
-                let key = k.as_str().unwrap_or_default();
-                if key == "if" {
-                    return self.if_expr(node, path);
-                }
-                if key == "first" {
-                    self.mapping(node, path, &["first"]);
-                    return self.first_expr(v, &join(path, "first"));
-                }
-                if entries.len() > 1 {
-                    self.mapping(node, path, &[key]);
-                }
-                self.construct(key, k, v, &join(path, key))
+                self.yaml_call(c, v, &join(path, &key))
             }
             Kind::Null | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) => {
                 Some(Expr::Literal(node.to_json()))
@@ -179,381 +233,744 @@ impl<'s> Cx<'s> {
         }
     }
 
-    fn exprs(&mut self, items: &'s [Node], path: &str) -> Option<Vec<Expr>> {
-        let mut out = Vec::new();
-        let mut ok = true;
-        for (i, item) in items.iter().enumerate() {
-            match self.expr(item, &format!("{path}[{i}]")) {
-                Some(e) => out.push(e),
-                None => ok = false,
-            }
-        }
-        ok.then_some(out)
-    }
-
-    fn boxed(&mut self, node: &'s Node, path: &str) -> Option<Box<Expr>> {
-        self.expr(node, path).map(Box::new)
-    }
-
-    fn construct(&mut self, key: &str, k: &Node, v: &'s Node, path: &str) -> Option<Expr> {
-        match key {
-            "value" => Some(Expr::Literal(v.to_json())),
-            "alias" => {
-                let name = self.string(v, path)?;
-                match self.aliases.get(&name) {
-                    Some(paths) => Some(Expr::FirstPresent(
-                        paths.iter().cloned().map(Expr::Path).collect(),
-                    )),
-                    None => {
-                        let hint = suggest(&name, self.aliases.keys().map(String::as_str));
-                        self.err_hint(
-                            Code::UnknownAlias,
-                            v,
-                            path,
-                            format!("unknown alias `{name}`"),
-                            hint,
-                        );
-                        None
-                    }
-                }
-            }
-            "or" => {
-                let items = self.seq(v, path)?;
-                self.exprs(items, path).map(Expr::Or)
-            }
-            "lowercase" => self.boxed(v, path).map(Expr::Lowercase),
-            "uppercase" => self.boxed(v, path).map(Expr::Uppercase),
-            "trim" => self.boxed(v, path).map(Expr::Trim),
-            "list" => {
-                let items = self.seq(v, path)?;
-                self.exprs(items, path).map(Expr::List)
-            }
-            "to_list" => self.boxed(v, path).map(Expr::ToList),
-            "template" => self.msg(v, path).map(Expr::Template),
-            "values_of" => {
-                let table = self.table(v, path)?;
-                Some(Expr::Literal(Value::Array(
-                    table.values().cloned().collect(),
-                )))
-            }
-            "lookup" => {
-                self.mapping(v, path, &["table", "key"]);
-                let t = self.required(v, path, "table");
-                let key = self.required(v, path, "key");
-                let table = t.and_then(|t| self.table(t, &join(path, "table")));
-                let key = key.and_then(|k| self.boxed(k, &join(path, "key")));
-                Some(Expr::Lookup {
-                    table: table?,
-                    key: key?,
-                })
-            }
-            "multimap" => {
-                self.mapping(v, path, &["rows", "key", "from", "to", "trim", "lowercase"]);
-                let rows = self
-                    .required(v, path, "rows")
-                    .and_then(|n| self.boxed(n, &join(path, "rows")));
-                let key = self
-                    .required(v, path, "key")
-                    .and_then(|n| self.boxed(n, &join(path, "key")));
-                let from = self
-                    .required(v, path, "from")
-                    .and_then(|n| self.string(n, &join(path, "from")));
-                let to = self
-                    .required(v, path, "to")
-                    .and_then(|n| self.string(n, &join(path, "to")));
-                let trim = v
-                    .get("trim")
-                    .map_or(Some(false), |n| self.boolean(n, &join(path, "trim")));
-                let lowercase = v
-                    .get("lowercase")
-                    .map_or(Some(false), |n| self.boolean(n, &join(path, "lowercase")));
-                Some(Expr::MultiMap {
-                    rows: rows?,
-                    key: key?,
-                    from: from?,
-                    to: to?,
-                    trim: trim?,
-                    lowercase: lowercase?,
-                })
-            }
-            "copy_keys" => {
-                self.mapping(v, path, &["from", "except"]);
-                let from = self.required(v, path, "from").and_then(|n| {
-                    let p = join(path, "from");
-                    let items = self.seq(n, &p)?;
-                    self.exprs(items, &p)
-                });
-                let except = match v.get("except") {
-                    Some(n) => self.string_list(n, &join(path, "except")),
-                    None => Some(Arc::from(Vec::new())),
-                };
-                Some(Expr::CopyKeys {
-                    from: from?,
-                    except: except?,
-                })
-            }
-            "omit" => {
-                self.mapping(v, path, &["from", "keys"]);
-                let from = self
-                    .required(v, path, "from")
-                    .and_then(|n| self.boxed(n, &join(path, "from")));
-                let keys = self
-                    .required(v, path, "keys")
-                    .and_then(|n| self.string_list(n, &join(path, "keys")));
-                Some(Expr::Omit {
-                    from: from?,
-                    keys: keys?,
-                })
-            }
-            "object" => {
-                let entries = v.as_map().unwrap_or_default();
-                if v.as_map().is_none() {
-                    self.wrong(v, path, "a mapping");
-                    return None;
-                }
-                let mut out = Vec::new();
-                let mut ok = true;
-                for (ek, ev) in entries {
-                    let name = ek.scalar_text();
-                    let p = join(path, &name);
-                    let key = if name == "..." {
-                        ObjKey::Spread
-                    } else {
-                        ObjKey::Key(name)
-                    };
-                    match self.expr(ev, &p) {
-                        Some(e) => out.push((key, e)),
-                        None => ok = false,
-                    }
-                }
-                ok.then_some(Expr::Object(out))
-            }
-            "map" => {
-                self.mapping(v, path, &["over", "as", "to"]);
-                let over = self
-                    .required(v, path, "over")
-                    .and_then(|n| self.boxed(n, &join(path, "over")));
-                let name = self
-                    .required(v, path, "as")
-                    .and_then(|n| self.string(n, &join(path, "as")));
-                let name = name?;
-                let depth = self.scope.len();
-                let slot = self.declare(&name);
-                let to = self
-                    .required(v, path, "to")
-                    .and_then(|n| self.boxed(n, &join(path, "to")));
-                self.scope.truncate(depth);
-                Some(Expr::Map {
-                    over: over?,
-                    slot,
-                    to: to?,
-                })
-            }
-            other => {
-                let hint = suggest(other, EXPR_KINDS.iter().copied())
-                    .or_else(|| Some(format!("expressions: {}", EXPR_KINDS.join(", "))));
-                self.err_hint(
-                    Code::UnknownConstruct,
-                    k,
-                    path,
-                    format!("unknown expression `{other}`"),
-                    hint,
-                );
-                None
-            }
-        }
-    }
-
-    fn if_expr(&mut self, node: &'s Node, path: &str) -> Option<Expr> {
+    fn if_form(&mut self, node: &'s Node, path: &str) -> Option<Expr> {
         self.mapping(node, path, &["if", "then", "else"]);
         let cond = self
             .required(node, path, "if")
-            .and_then(|n| self.cond(n, &join(path, "if")));
+            .and_then(|n| self.expr(n, &join(path, "if")));
         let then = self
             .required(node, path, "then")
-            .and_then(|n| self.boxed(n, &join(path, "then")));
+            .and_then(|n| self.expr(n, &join(path, "then")));
         let otherwise = match node.get("else") {
-            Some(n) => Some(self.boxed(n, &join(path, "else"))?),
-            None => None,
+            Some(n) => Arg::Value(self.expr(n, &join(path, "else"))?),
+            None => Arg::Missing,
         };
-        Some(Expr::If {
-            cond: Box::new(cond?),
-            then: then?,
-            otherwise,
-        })
+        Some(Expr::Call(
+            Func::If,
+            vec![Arg::Value(cond?), Arg::Value(then?), otherwise],
+        ))
     }
 
-    fn first_expr(&mut self, v: &'s Node, path: &str) -> Option<Expr> {
-        self.mapping(v, path, &["of", "where"]);
-        let of = self.required(v, path, "of").and_then(|n| {
-            let p = join(path, "of");
-            let items = self.seq(n, &p)?;
-            self.exprs(items, &p)
-        });
-        let pred = match v.get("where") {
-            Some(n) => self.pred(n, &join(path, "where")),
-            None => Some(Pred::Present),
+    fn object_form(&mut self, v: &'s Node, path: &str) -> Option<Expr> {
+        let Some(entries) = v.as_map() else {
+            self.wrong(v, path, "a mapping");
+            return None;
         };
-        Some(Expr::First {
-            of: of?,
-            pred: pred?,
-        })
-    }
-
-    fn pred(&mut self, node: &Node, path: &str) -> Option<Pred> {
-        let name = self.string(node, path)?;
-        match pred_named(&name) {
-            Some(p) => Some(p),
-            None => {
-                let names = ["present", "defined", "truthy", "not_empty", "filled"];
-                let hint = suggest(&name, names)
-                    .or_else(|| Some(format!("predicates: {}", names.join(", "))));
-                self.err_hint(
-                    Code::UnknownConstruct,
-                    node,
-                    path,
-                    format!("unknown predicate `{name}`"),
-                    hint,
-                );
-                None
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (ek, ev) in entries {
+            let name = ek.scalar_text();
+            let p = join(path, &name);
+            let key = (name != "...").then_some(name);
+            match self.expr(ev, &p) {
+                Some(e) => out.push((key, e)),
+                None => ok = false,
             }
         }
+        ok.then_some(Expr::Object(out))
     }
 
-    fn table(&mut self, node: &Node, path: &str) -> Option<Arc<serde_json::Map<String, Value>>> {
-        let name = self.string(node, path)?;
-        match self.tables.get(&name) {
-            Some(t) => Some(t.clone()),
-            None => {
-                let hint = suggest(&name, self.tables.keys().map(String::as_str));
-                self.err_hint(
-                    Code::UnknownTable,
-                    node,
-                    path,
-                    format!("unknown table `{name}`"),
-                    hint,
-                );
-                None
-            }
-        }
-    }
-
-    fn pair(&mut self, node: &'s Node, path: &str) -> Option<(Expr, Expr)> {
-        let items = self.seq(node, path)?;
-        if items.len() != 2 {
-            self.err(
-                Code::WrongType,
-                node,
-                path,
-                format!("expected a list of two, found {} items", items.len()),
-            );
-            return None;
-        }
-        let a = self.expr(&items[0], &format!("{path}[0]"));
-        let b = self.expr(&items[1], &format!("{path}[1]"));
-        Some((a?, b?))
-    }
-
-    pub fn cond(&mut self, node: &'s Node, path: &str) -> Option<Cond> {
-        let Some(entries) = node.as_map() else {
-            self.wrong(node, path, "a condition (a one-key mapping)");
-            return None;
-        };
-        let Some((k, v)) = entries.first() else {
-            self.err(
-                Code::WrongType,
-                node,
-                path,
-                "an empty mapping is not a condition",
-            );
-            return None;
-        };
-        let key = k.as_str().unwrap_or_default();
-        if entries.len() > 1 {
-            self.mapping(node, path, &[key]);
-        }
-        let p = join(path, key);
-        match key {
-            "eq" => self.pair(v, &p).map(|(a, b)| Cond::Eq(a, b)),
-            "ne" => self.pair(v, &p).map(|(a, b)| Cond::Ne(a, b)),
-            "substring_of_any" => self.pair(v, &p).map(|(a, b)| Cond::SubstringOfAny(a, b)),
-            "in" => self.pair(v, &p).map(|(a, b)| Cond::In(a, b)),
-            "is" => {
-                let items = self.seq(v, &p)?;
-                if items.len() != 2 {
-                    self.err(Code::WrongType, v, &p, "expected [value, type]");
-                    return None;
+    /// `{construct: args}`: a list gives the arguments in order, a mapping by name, anything
+    /// else is the one argument.
+    fn yaml_call(&mut self, c: &'static Construct, v: &'s Node, path: &str) -> Option<Expr> {
+        let mut slots: Vec<Option<(&'s Node, String)>> = vec![None; c.params.len()];
+        let mut rest: Vec<(&'s Node, String)> = Vec::new();
+        let has_rest = c.params.last().is_some_and(|p| p.rest);
+        let fixed = c.params.len() - usize::from(has_rest);
+        match &v.kind {
+            Kind::Seq(items) if c.params.len() != 1 || has_rest => {
+                for (i, item) in items.iter().enumerate() {
+                    let p = format!("{path}[{i}]");
+                    if i < fixed {
+                        slots[i] = Some((item, p));
+                    } else if has_rest {
+                        rest.push((item, p));
+                    } else {
+                        self.err(
+                            Code::WrongType,
+                            item,
+                            &p,
+                            format!("`{}` takes at most {fixed} argument(s)", c.name),
+                        );
+                        return None;
+                    }
                 }
-                let e = self.expr(&items[0], &format!("{p}[0]"));
-                let t = self.string(&items[1], &format!("{p}[1]"))?;
-                let types = [
-                    "string",
-                    "number",
-                    "boolean",
-                    "object",
-                    "array",
-                    "null",
-                    "undefined",
-                ];
-                if !types.contains(&t.as_str()) {
-                    let hint =
-                        suggest(&t, types).or_else(|| Some(format!("types: {}", types.join(", "))));
-                    self.err_hint(
-                        Code::UnknownConstruct,
-                        &items[1],
-                        &format!("{p}[1]"),
-                        format!("unknown type `{t}`"),
-                        hint,
+            }
+            Kind::Map(entries) if !c.params.is_empty() && c.params.len() > 1 => {
+                let names: Vec<&str> = c.params.iter().map(|p| p.name).collect();
+                self.mapping(v, path, &names);
+                for (k, item) in entries {
+                    let name = k.scalar_text();
+                    if let Some(i) = c.params.iter().position(|p| p.name == name) {
+                        let p = join(path, &name);
+                        if c.params[i].rest {
+                            match item.as_seq() {
+                                Some(items) => {
+                                    for (j, it) in items.iter().enumerate() {
+                                        rest.push((it, format!("{p}[{j}]")));
+                                    }
+                                }
+                                None => rest.push((item, p)),
+                            }
+                        } else {
+                            slots[i] = Some((item, p));
+                        }
+                    }
+                }
+            }
+            _ if c.params.is_empty() => {}
+            _ => {
+                if has_rest && fixed == 0 {
+                    rest.push((v, path.to_owned()));
+                } else {
+                    slots[0] = Some((v, path.to_owned()));
+                }
+            }
+        }
+        let mut args = Vec::new();
+        let mut ok = true;
+        for (i, param) in c.params.iter().enumerate() {
+            if param.rest {
+                if rest.is_empty() {
+                    self.err(
+                        Code::MissingKey,
+                        v,
+                        path,
+                        format!("`{}` needs at least one `{}`", c.name, param.name),
                     );
                     return None;
                 }
-                Some(Cond::IsType(e?, t))
-            }
-            "all" | "any" => {
-                let items = self.seq(v, &p)?;
-                let mut out = Vec::new();
-                let mut ok = true;
-                for (i, item) in items.iter().enumerate() {
-                    match self.cond(item, &format!("{p}[{i}]")) {
-                        Some(c) => out.push(c),
+                for (n, p) in std::mem::take(&mut rest) {
+                    match self.yaml_arg(c, param.kind, n, &p) {
+                        Some(a) => args.extend(a),
                         None => ok = false,
                     }
                 }
-                ok.then(|| {
-                    if key == "all" {
-                        Cond::All(out)
-                    } else {
-                        Cond::Any(out)
-                    }
-                })
+                continue;
             }
-            "not" => self.cond(v, &p).map(|c| Cond::Not(Box::new(c))),
-            name => match pred_named(name) {
-                Some(pred) => self.expr(v, &p).map(|e| Cond::Test(pred, e)),
+            match slots[i].take() {
+                Some((n, p)) => match self.yaml_arg(c, param.kind, n, &p) {
+                    Some(mut a) => args.push(a.remove(0)),
+                    None => ok = false,
+                },
+                None if param.default.is_some() => args.push(Arg::Missing),
                 None => {
-                    let hint = suggest(name, COND_KINDS.iter().copied())
-                        .or_else(|| Some(format!("conditions: {}", COND_KINDS.join(", "))));
-                    self.err_hint(
-                        Code::UnknownConstruct,
-                        k,
-                        &p,
-                        format!("unknown condition `{name}`"),
-                        hint,
+                    self.err(
+                        Code::MissingKey,
+                        v,
+                        path,
+                        format!("`{}` needs its `{}` argument", c.name, param.name),
                     );
-                    None
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| self.finish_call(c, args))
+    }
+
+    /// One argument given in YAML: an expression, a lambda (compact text), a regex literal.
+    /// Returns several arguments when an alias is spread into a variadic construct.
+    fn yaml_arg(
+        &mut self,
+        c: &'static Construct,
+        kind: ArgKind,
+        n: &'s Node,
+        path: &str,
+    ) -> Option<Vec<Arg>> {
+        match (kind, &n.kind) {
+            (ArgKind::Value, Kind::Str(s)) if s.starts_with('@') && variadic_choice(c.func) => {
+                let ast = self.parse_or_report(s, n, 0, path)?;
+                if let AstKind::Alias(name) = &ast.kind {
+                    return self.alias_paths(name, Src { node: n, base: 0 }, ast.at, path);
+                }
+                Some(vec![Arg::Value(self.ast(
+                    &ast,
+                    Src { node: n, base: 0 },
+                    path,
+                )?)])
+            }
+            (ArgKind::Value, _) => Some(vec![Arg::Value(self.expr(n, path)?)]),
+            (ArgKind::Regex, _) => {
+                let text = self.string(n, path)?;
+                Some(vec![Arg::Regex(self.regex(&text, n, 0, path)?)])
+            }
+            (ArgKind::Lambda(arity), _) => {
+                let text = self.string(n, path)?;
+                let ast = self.parse_or_report(&text, n, 0, path)?;
+                Some(vec![self.lambda_arg(
+                    c,
+                    arity,
+                    &ast,
+                    Src { node: n, base: 0 },
+                    path,
+                )?])
+            }
+        }
+    }
+
+    fn regex(
+        &mut self,
+        text: &str,
+        node: &Node,
+        at: usize,
+        path: &str,
+    ) -> Option<Arc<regex::Regex>> {
+        match regex::Regex::new(text) {
+            Ok(r) => Some(Arc::new(r)),
+            Err(e) => {
+                self.err_at(
+                    Code::BadRegex,
+                    node,
+                    at,
+                    path,
+                    format!(
+                        "regex does not compile: {}",
+                        crate::diag::one_line(&e.to_string())
+                    ),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    fn parse_or_report(&mut self, text: &str, node: &Node, base: usize, path: &str) -> Option<Ast> {
+        match parse::parse(text) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                self.err_at(
+                    Code::BadExpression,
+                    node,
+                    base + e.at,
+                    path,
+                    format!("bad expression `{text}`: {}", e.message),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// A string in the compact syntax.
+    fn compact(&mut self, text: &str, node: &'s Node, base: usize, path: &str) -> Option<Expr> {
+        let ast = self.parse_or_report(text, node, base, path)?;
+        self.ast(&ast, Src { node, base }, path)
+    }
+
+    fn ast(&mut self, a: &Ast, src: Src<'_>, path: &str) -> Option<Expr> {
+        let at = src.base + a.at;
+        Some(match &a.kind {
+            AstKind::Num(n) => Expr::Literal(number_literal(n)),
+            AstKind::Str(s) => Expr::Literal(Value::String(s.clone())),
+            AstKind::Bool(b) => Expr::Literal(Value::Bool(*b)),
+            AstKind::Null => Expr::Literal(Value::Null),
+            AstKind::Undefined => Expr::Undefined,
+            AstKind::Ident(_) | AstKind::Member(..) | AstKind::Index(..) => {
+                return self.access(a, src, path);
+            }
+            AstKind::Alias(name) => {
+                self.err_at(
+                    Code::BadExpression,
+                    src.node,
+                    at,
+                    path,
+                    format!("the alias `@{name}` stands for several paths: choose among them"),
+                    Some(format!(
+                        "write `@{name} ?? x`, `@{name} || x`, `first_present(@{name})` or `coalesce(@{name})`"
+                    )),
+                );
+                return None;
+            }
+            AstKind::Call(name, args) => return self.call(name, args, a, src, path),
+            AstKind::Unary(op, x) => {
+                let x = self.ast(x, src, path)?;
+                match *op {
+                    "!" => Expr::Call(Func::Not, vec![Arg::Value(x)]),
+                    "-" => Expr::Unary(Unary::Neg, Box::new(x)),
+                    _ => Expr::Unary(Unary::Plus, Box::new(x)),
+                }
+            }
+            AstKind::Binary(op, l, r) => {
+                let c = registry::infix(op)
+                    .unwrap_or_else(|| unreachable!("the parser only makes known operators"));
+                if variadic_choice(c.func) {
+                    let mut operands = Vec::new();
+                    flatten_chain(op, a, &mut operands);
+                    let mut args = Vec::new();
+                    for o in operands {
+                        match &o.kind {
+                            AstKind::Alias(name) => {
+                                args.extend(self.alias_paths(name, src, o.at, path)?)
+                            }
+                            _ => args.push(Arg::Value(self.ast(o, src, path)?)),
+                        }
+                    }
+                    Expr::Call(c.func, args)
+                } else {
+                    let (l, r) = (self.ast(l, src, path), self.ast(r, src, path));
+                    Expr::Call(c.func, vec![Arg::Value(l?), Arg::Value(r?)])
+                }
+            }
+            AstKind::Ternary(c, t, e) => {
+                let (c, t, e) = (
+                    self.ast(c, src, path),
+                    self.ast(t, src, path),
+                    self.ast(e, src, path),
+                );
+                Expr::Call(
+                    Func::If,
+                    vec![Arg::Value(c?), Arg::Value(t?), Arg::Value(e?)],
+                )
+            }
+            AstKind::Array(items) => {
+                let mut out = Vec::new();
+                for (spread, x) in items {
+                    out.push((*spread, self.ast(x, src, path)?));
+                }
+                Expr::Array(out)
+            }
+            AstKind::Object(props) => {
+                let mut out = Vec::new();
+                for p in props {
+                    match p {
+                        Prop::Key(_, k, v) => out.push((Some(k.clone()), self.ast(v, src, path)?)),
+                        Prop::Spread(v) => out.push((None, self.ast(v, src, path)?)),
+                    }
+                }
+                Expr::Object(out)
+            }
+            AstKind::Lambda(..) => {
+                self.err_at(
+                    Code::BadExpression,
+                    src.node,
+                    at,
+                    path,
+                    "a lambda may only be an argument of a function such as map or filter",
+                    None,
+                );
+                return None;
+            }
+        })
+    }
+
+    /// Paths and member access: a root or variable, then `.name` and `[key]` parts. Static
+    /// parts become one path read with `get-value` semantics.
+    fn access(&mut self, a: &Ast, src: Src<'_>, path: &str) -> Option<Expr> {
+        // Unwind the chain down to its base.
+        let mut parts: Vec<&Ast> = Vec::new();
+        let mut cur = a;
+        while let AstKind::Member(b, _) | AstKind::Index(b, _) = &cur.kind {
+            parts.push(cur);
+            cur = b;
+        }
+        parts.reverse();
+        let mut i = 0;
+        let static_seg = |p: &Ast| -> Option<String> {
+            match &p.kind {
+                AstKind::Member(_, n) => Some(n.clone()),
+                AstKind::Index(_, k) => match &k.kind {
+                    AstKind::Str(s) => Some(s.clone()),
+                    AstKind::Num(n) if n.bytes().all(|b| b.is_ascii_digit()) => Some(n.clone()),
+                    _ => None,
+                },
+                _ => None,
+            }
+        };
+        let mut segs: Vec<String> = Vec::new();
+        let mut base: Expr = match &cur.kind {
+            AstKind::Ident(name) if name == "tables" || name == "lists" => {
+                let Some(first) = parts.first().and_then(|p| static_seg(p)) else {
+                    self.err_at(
+                        Code::BadPath,
+                        src.node,
+                        src.base + cur.at,
+                        path,
+                        format!("`{name}` is followed by the name of one of the spec's {name}: `{name}.x`"),
+                        None,
+                    );
+                    return None;
+                };
+                i = 1;
+                let value = if name == "tables" {
+                    self.tables
+                        .get(&first)
+                        .map(|t| Value::Object((**t).clone()))
+                } else {
+                    self.lists
+                        .get(&first)
+                        .map(|l| Value::Array(l.iter().map(|s| Value::String(s.clone())).collect()))
+                };
+                match value {
+                    Some(v) => Expr::Literal(v),
+                    None => {
+                        let known: Vec<String> = if name == "tables" {
+                            self.tables.keys().cloned().collect()
+                        } else {
+                            self.lists.keys().cloned().collect()
+                        };
+                        let hint = suggest(&first, known.iter().map(String::as_str));
+                        self.err_at(
+                            Code::UnknownTable,
+                            src.node,
+                            src.base + parts[0].at + 1,
+                            path,
+                            format!("unknown {} `{first}`", &name[..name.len() - 1]),
+                            hint,
+                        );
+                        return None;
+                    }
+                }
+            }
+            AstKind::Ident(name) => match self.root(name) {
+                Some(root) => {
+                    while i < parts.len() {
+                        match static_seg(parts[i]) {
+                            Some(s) => segs.push(s),
+                            None => break,
+                        }
+                        i += 1;
+                    }
+                    if root == Root::Config
+                        && let Some(first) = segs.first()
+                    {
+                        let at = parts.first().map_or(cur.at, |p| p.at + 1);
+                        let key = first.clone();
+                        self.check_config_key(&key, src.node, src.base + at, path);
+                    }
+                    let whole = segs.join(".");
+                    let p = Path {
+                        root,
+                        whole: whole.into(),
+                        segs: segs.drain(..).map(Box::from).collect(),
+                    };
+                    Expr::Path(p)
+                }
+                None => {
+                    let text = name.clone();
+                    self.unknown_root(name, &text, src.node, src.base + cur.at, path);
+                    return None;
                 }
             },
+            _ => self.ast(cur, src, path)?,
+        };
+        for p in &parts[i..] {
+            match static_seg(p) {
+                Some(s) => {
+                    // Consecutive static parts on a computed base read as one path.
+                    match &mut base {
+                        Expr::Member(_, whole, segs) => {
+                            let mut w = whole.to_string();
+                            w.push('.');
+                            w.push_str(&s);
+                            *whole = w.into();
+                            segs.push(s.into());
+                        }
+                        _ => {
+                            base = Expr::Member(Box::new(base), s.clone().into(), vec![s.into()]);
+                        }
+                    }
+                }
+                _ => {
+                    let AstKind::Index(_, k) = &p.kind else {
+                        unreachable!("members are static")
+                    };
+                    let key = self.ast(k, src, path)?;
+                    base = Expr::Index(Box::new(base), Box::new(key));
+                }
+            }
         }
+        Some(base)
+    }
+
+    fn alias_paths(&mut self, name: &str, src: Src<'_>, at: usize, path: &str) -> Option<Vec<Arg>> {
+        match self.aliases.get(name) {
+            Some(paths) => Some(
+                paths
+                    .iter()
+                    .cloned()
+                    .map(|p| Arg::Value(Expr::Path(p)))
+                    .collect(),
+            ),
+            None => {
+                let hint = suggest(name, self.aliases.keys().map(String::as_str));
+                self.err_at(
+                    Code::UnknownAlias,
+                    src.node,
+                    src.base + at,
+                    path,
+                    format!("unknown alias `@{name}`"),
+                    hint,
+                );
+                None
+            }
+        }
+    }
+
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[PArg],
+        a: &Ast,
+        src: Src<'_>,
+        path: &str,
+    ) -> Option<Expr> {
+        let at = src.base + a.at;
+        let Some(c) = registry::lookup(name) else {
+            let hint = suggest(name, registry::CONSTRUCTS.iter().map(|c| c.name))
+                .or_else(|| Some("the functions are listed in docs/spec-reference.md".into()));
+            self.err_at(
+                Code::UnknownConstruct,
+                src.node,
+                at,
+                path,
+                format!("unknown function `{name}`"),
+                hint,
+            );
+            return None;
+        };
+        let has_rest = c.params.last().is_some_and(|p| p.rest);
+        let fixed = c.params.len() - usize::from(has_rest);
+        let mut slots: Vec<Option<&Ast>> = vec![None; c.params.len()];
+        let mut rest: Vec<&Ast> = Vec::new();
+        let mut positional = 0;
+        for arg in args {
+            match &arg.name {
+                Some((nat, n)) => match c.params.iter().position(|p| p.name == n && !p.rest) {
+                    Some(i) if slots[i].is_none() => slots[i] = Some(&arg.value),
+                    Some(_) => {
+                        self.err_at(
+                            Code::Duplicate,
+                            src.node,
+                            src.base + nat,
+                            path,
+                            format!("`{name}`: argument `{n}` is given twice"),
+                            None,
+                        );
+                        return None;
+                    }
+                    None => {
+                        let hint = suggest(n, c.params.iter().map(|p| p.name));
+                        self.err_at(
+                            Code::UnknownKey,
+                            src.node,
+                            src.base + nat,
+                            path,
+                            format!("`{name}` has no argument `{n}`"),
+                            hint,
+                        );
+                        return None;
+                    }
+                },
+                None => {
+                    while positional < fixed && slots[positional].is_some() {
+                        positional += 1;
+                    }
+                    if positional < fixed {
+                        slots[positional] = Some(&arg.value);
+                        positional += 1;
+                    } else if has_rest {
+                        rest.push(&arg.value);
+                    } else {
+                        self.err_at(
+                            Code::WrongType,
+                            src.node,
+                            src.base + arg.value.at,
+                            path,
+                            format!("`{name}` takes at most {fixed} argument(s)"),
+                            Some(signature(c)),
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (i, param) in c.params.iter().enumerate() {
+            if param.rest {
+                if rest.is_empty() && c.params.len() == 1 {
+                    self.err_at(
+                        Code::MissingKey,
+                        src.node,
+                        at,
+                        path,
+                        format!("`{name}` needs at least one argument"),
+                        Some(signature(c)),
+                    );
+                    return None;
+                }
+                for r in &rest {
+                    match &r.kind {
+                        AstKind::Alias(aname) if variadic_choice(c.func) => {
+                            out.extend(self.alias_paths(aname, src, r.at, path)?)
+                        }
+                        _ => out.push(Arg::Value(self.ast(r, src, path)?)),
+                    }
+                }
+                continue;
+            }
+            let Some(v) = slots[i] else {
+                if param.default.is_some() {
+                    out.push(Arg::Missing);
+                    continue;
+                }
+                self.err_at(
+                    Code::MissingKey,
+                    src.node,
+                    at,
+                    path,
+                    format!("`{name}` needs its `{}` argument", param.name),
+                    Some(signature(c)),
+                );
+                return None;
+            };
+            out.push(match param.kind {
+                ArgKind::Value => Arg::Value(self.ast(v, src, path)?),
+                ArgKind::Regex => match &v.kind {
+                    AstKind::Str(s) => Arg::Regex(self.regex(s, src.node, src.base + v.at, path)?),
+                    _ => {
+                        self.err_at(
+                            Code::WrongType,
+                            src.node,
+                            src.base + v.at,
+                            path,
+                            format!(
+                                "`{name}`: `{}` is a regular expression, written as a string literal",
+                                param.name
+                            ),
+                            None,
+                        );
+                        return None;
+                    }
+                },
+                ArgKind::Lambda(arity) => self.lambda_arg(c, arity, v, src, path)?,
+            });
+        }
+        Some(self.finish_call(c, out))
+    }
+
+    fn lambda_arg(
+        &mut self,
+        c: &Construct,
+        arity: u8,
+        v: &Ast,
+        src: Src<'_>,
+        path: &str,
+    ) -> Option<Arg> {
+        let AstKind::Lambda(params, body) = &v.kind else {
+            self.err_at(
+                Code::WrongType,
+                src.node,
+                src.base + v.at,
+                path,
+                format!("`{}` expects a lambda here, such as `x => x.id`", c.name),
+                None,
+            );
+            return None;
+        };
+        if params.len() > usize::from(arity) {
+            self.err_at(
+                Code::WrongType,
+                src.node,
+                src.base + v.at,
+                path,
+                format!("`{}` gives its lambda at most {arity} parameter(s)", c.name),
+                None,
+            );
+            return None;
+        }
+        let depth = self.scope.len();
+        let slots: Vec<usize> = params.iter().map(|(_, n)| self.bind(n)).collect();
+        let body = self.ast(body, src, path);
+        self.scope.truncate(depth);
+        Some(Arg::Lambda(slots, Box::new(body?)))
+    }
+
+    fn finish_call(&mut self, c: &Construct, args: Vec<Arg>) -> Expr {
+        Expr::Call(c.func, args)
+    }
+
+    /// A text: a string with `{{ expression }}` holes.
+    pub fn text(&mut self, node: &Node, path: &str) -> Option<Text> {
+        let s = self.string(node, path)?;
+        self.text_of(&s, node, path)
+    }
+
+    pub fn text_of(&mut self, s: &str, node: &Node, path: &str) -> Option<Text> {
+        let parts = match parse::parse_text(s) {
+            Ok(p) => p,
+            Err(e) => {
+                self.err_at(
+                    Code::BadTemplate,
+                    node,
+                    e.at,
+                    path,
+                    format!("bad text `{s}`: {}", e.message),
+                    None,
+                );
+                return None;
+            }
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for p in parts {
+            match p {
+                PTextPart::Lit(l) => out.push(TextPart::Lit(l)),
+                PTextPart::Hole(_, ast) => match self.ast(&ast, Src { node, base: 0 }, path) {
+                    Some(e) => out.push(TextPart::Hole(e)),
+                    None => ok = false,
+                },
+            }
+        }
+        ok.then(|| Text {
+            parts: out,
+            source: Arc::from(s),
+        })
     }
 }
 
-fn pred_named(name: &str) -> Option<Pred> {
-    Some(match name {
-        "present" => Pred::Present,
-        "defined" => Pred::Defined,
-        "truthy" => Pred::Truthy,
-        "not_empty" => Pred::NotEmpty,
-        "filled" => Pred::Filled,
-        _ => return None,
-    })
+/// The constructs that take any number of values and stop at the first that decides:
+/// aliases spread into them.
+fn variadic_choice(f: Func) -> bool {
+    matches!(
+        f,
+        Func::Coalesce | Func::Or | Func::And | Func::FirstPresent
+    )
+}
+
+/// `a ?? b ?? c` as one list of operands.
+fn flatten_chain<'a>(op: &str, a: &'a Ast, out: &mut Vec<&'a Ast>) {
+    match &a.kind {
+        AstKind::Binary(o, l, r) if *o == op => {
+            flatten_chain(op, l, out);
+            flatten_chain(op, r, out);
+        }
+        _ => out.push(a),
+    }
+}
+
+/// `name(a, b = default, ...)`, for hints.
+pub fn signature(c: &Construct) -> String {
+    let params: Vec<String> = c
+        .params
+        .iter()
+        .map(|p| match (p.rest, p.default) {
+            (true, _) => format!("{}...", p.name),
+            (_, Some(d)) => format!("{} = {d}", p.name),
+            _ => p.name.to_owned(),
+        })
+        .collect();
+    format!("usage: {}({})", c.name, params.join(", "))
+}
+
+/// A number literal of the compact syntax as JSON.
+pub fn number_literal(n: &str) -> Value {
+    if n.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(i) = n.parse::<i64>()
+    {
+        return Value::from(i);
+    }
+    n.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(Value::Null, Value::Number)
 }

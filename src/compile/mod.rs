@@ -1,10 +1,12 @@
 //! Compile stage: a destination's spec files -> a [`Plan`]. Every file is read, every section
-//! checked, every name resolved, and every problem in every file reported together; an
-//! invalid spec set never yields a plan.
+//! checked (and checked to stand in a file where it belongs), every name resolved, and every
+//! problem in every file reported together, once; an invalid spec set never yields a plan.
 
 mod cx;
 mod expr;
 mod ops;
+pub mod parse;
+mod request;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,30 +14,17 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, suggest};
-use crate::plan::{ConfigCheck, Flow, Msg, Plan, Request, Root, TypeRule};
+use crate::plan::{ConfigCheck, Flow, Plan, Root, Step, Text, TypeRule};
+use crate::registry::{ERROR_TYPES, SECTIONS};
 use crate::spec::node::{Kind, Node};
 use crate::spec::{self, Mappings, Source};
 pub use cx::join;
 use cx::{Cx, Named};
-use ops::ERROR_TYPES;
+pub use expr::{number_literal, signature};
+pub use request::{FIELDS as REQUEST_FIELDS, literal_value, merge_field};
 
-const SECTIONS: &[&str] = &[
-    "destination",
-    "description",
-    "workflow",
-    "stat_tags",
-    "dynamic_config",
-    "message_type",
-    "config",
-    "request",
-    "aliases",
-    "tables",
-    "lists",
-    "fields",
-    "procedures",
-    "flow",
-    "steps",
-];
+/// The flow key of a destination that takes every message type.
+pub const ANY: &str = "*";
 
 /// Loads and compiles one destination from a mappings source.
 pub fn load_destination(mappings: &Mappings, name: &str) -> Result<Option<Plan>, Diagnostics> {
@@ -46,11 +35,110 @@ pub fn load_destination(mappings: &Mappings, name: &str) -> Result<Option<Plan>,
     }
 }
 
+/// What a spec file is, by the section that makes it so.
+#[derive(Clone, Copy, PartialEq)]
+enum FileKind {
+    Destination,
+    Flow,
+    Shared,
+}
+
+impl FileKind {
+    fn of(doc: &Node) -> FileKind {
+        if doc.get("destination").is_some() {
+            FileKind::Destination
+        } else if doc.get("flow").is_some() {
+            FileKind::Flow
+        } else {
+            FileKind::Shared
+        }
+    }
+
+    fn home(self) -> &'static str {
+        match self {
+            FileKind::Destination => "destination",
+            FileKind::Flow => "flow",
+            FileKind::Shared => "shared",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            FileKind::Destination => "the destination file",
+            FileKind::Flow => "a flow file",
+            FileKind::Shared => "a file without `destination:` or `flow:`",
+        }
+    }
+}
+
+/// Checks that every section of a file is known and belongs in a file of its kind.
+fn check_sections(cx: &mut Cx<'_>, doc: &Node) {
+    let Some(entries) = doc.as_map() else {
+        cx.wrong(doc, "", "a mapping of sections");
+        return;
+    };
+    let kind = FileKind::of(doc);
+    let mut seen: Vec<String> = Vec::new();
+    for (k, _) in entries {
+        let key = k.scalar_text();
+        if seen.contains(&key) {
+            cx.err(
+                Code::Duplicate,
+                k,
+                &key,
+                format!("section `{key}` is given twice"),
+            );
+        }
+        seen.push(key.clone());
+        let Some(section) = SECTIONS.iter().find(|s| s.name == key) else {
+            let hint = suggest(&key, SECTIONS.iter().map(|s| s.name)).or_else(|| {
+                Some(format!(
+                    "sections: {}",
+                    SECTIONS
+                        .iter()
+                        .map(|s| s.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            });
+            cx.err_hint(
+                Code::UnknownKey,
+                k,
+                &key,
+                format!("unknown section `{key}`"),
+                hint,
+            );
+            continue;
+        };
+        let home_ok = section.homes.contains(&kind.home()) || section.homes.contains(&"shared");
+        if !home_ok {
+            let homes: Vec<&str> = section
+                .homes
+                .iter()
+                .map(|h| match *h {
+                    "destination" => "the destination file",
+                    "flow" => "a flow file",
+                    _ => "any file",
+                })
+                .collect();
+            cx.err_hint(
+                Code::Misplaced,
+                k,
+                &key,
+                format!("section `{key}` does not belong in {}", kind.describe()),
+                Some(format!("`{key}` belongs in {}", homes.join(" or "))),
+            );
+        }
+    }
+}
+
 /// Compiles a destination's spec files.
 pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     let mut diags = Vec::new();
     let mut docs: Vec<(Arc<str>, Node)> = Vec::new();
+    let mut texts = HashMap::new();
     for s in sources {
+        texts.insert(Arc::from(s.name.as_str()), Arc::from(s.text.as_str()));
         match spec::load(s) {
             Ok(n) => docs.push((Arc::from(s.name.as_str()), n)),
             Err(d) => diags.push(d),
@@ -59,14 +147,23 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     let unreadable = !diags.is_empty();
     let mut cx = Cx::new();
     cx.diags = diags;
+    cx.texts = texts;
 
-    // Pass 1: section shapes and the names that other sections use.
+    // Pass 1: section shapes and places, and the names that other sections use.
     for (file, doc) in &docs {
         cx.file = file.clone();
         if matches!(doc.kind, Kind::Null) {
             continue;
         }
-        cx.mapping(doc, "", SECTIONS);
+        check_sections(&mut cx, doc);
+    }
+    // The config keys the destination declares, for every path that reads the config.
+    if let Some(c) = docs
+        .iter()
+        .find_map(|(_, d)| d.get("destination").and(d.get("config")))
+        .and_then(Node::as_map)
+    {
+        cx.config_keys = Some(c.iter().map(|(k, _)| k.scalar_text()).collect());
     }
     for (file, doc) in &docs {
         cx.file = file.clone();
@@ -127,7 +224,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         }
     }
 
-    // Pass 2: the destination section.
+    // Pass 2: the destination file.
     let dest_docs: Vec<&(Arc<str>, Node)> = docs
         .iter()
         .filter(|(_, d)| d.get("destination").is_some())
@@ -135,7 +232,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     let header = match dest_docs.as_slice() {
         [one] => {
             cx.file = one.0.clone();
-            destination(&mut cx, &one.1)
+            destination(&mut cx, &one.0, &one.1)
         }
         [] => {
             cx.diags.push(Diagnostic {
@@ -159,19 +256,31 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
             None
         }
     };
+    let base_slots = cx.slot_names.len();
+    let base_scope = cx.scope.clone();
+    let dest_request = cx.request_base.clone();
 
     // Pass 3: one flow per supported message type.
     let mut flows: HashMap<String, Flow> = HashMap::new();
     let mut flow_nodes: HashMap<String, (Arc<str>, &Node)> = HashMap::new();
+    let mut slots = base_slots;
     for (file, doc) in &docs {
         cx.file = file.clone();
+        if FileKind::of(doc) == FileKind::Destination {
+            continue;
+        }
         let (flow, steps) = (doc.get("flow"), doc.get("steps"));
         match (flow, steps) {
             (Some(f), Some(s)) => {
                 let Some(t) = cx.string(f, "flow") else {
                     continue;
                 };
-                if flows.contains_key(&t) {
+                let key = if t == "any" {
+                    ANY.to_owned()
+                } else {
+                    t.clone()
+                };
+                if flows.contains_key(&key) {
                     cx.err(
                         Code::Duplicate,
                         f,
@@ -180,54 +289,78 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
                     );
                     continue;
                 }
-                cx.scope.clear();
-                cx.slot_names.clear();
+                cx.scope.clone_from(&base_scope);
+                cx.slot_names.truncate(base_slots);
+                cx.request_base.clone_from(&dest_request);
+                cx.request_cache = None;
+                if let Some(r) = doc.get("request") {
+                    for (k, v) in cx.request_entries(r, "request") {
+                        merge_field(&mut cx.request_base, k, file.clone(), v);
+                    }
+                }
                 let steps = cx.steps(s, "steps");
+                slots = slots.max(cx.slot_names.len());
                 flows.insert(
-                    t.clone(),
+                    key.clone(),
                     Flow {
                         steps,
-                        slots: cx.slot_names.len(),
                         var_names: cx.slot_names.clone(),
                     },
                 );
-                flow_nodes.insert(t, (file.clone(), f));
+                flow_nodes.insert(key, (file.clone(), f));
             }
             (Some(f), None) => cx.err(Code::MissingKey, f, "flow", "a flow needs `steps`"),
-            (None, Some(s)) => cx.err(
-                Code::MissingKey,
-                s,
-                "steps",
-                "`steps` belong to a flow: add `flow: <message type>`",
-            ),
+            (None, Some(_)) => {}
             (None, None) => {}
         }
     }
     if let Some(h) = &header {
         let (rule, type_node, type_file) = (&h.message_type, &h.supported_node, &h.file);
-        for t in &rule.supported {
-            // A flow file that did not parse has already been reported; do not cascade.
-            if !flows.contains_key(t) && !unreadable {
+        if rule.any {
+            if !flows.contains_key(ANY) && !unreadable {
                 cx.file = type_file.clone();
                 cx.err(
                     Code::FlowMismatch,
                     type_node,
                     "message_type.supported",
-                    format!("message type `{t}` is supported but no file has `flow: {t}`"),
+                    "every message type is supported but no file has `flow: any`",
                 );
+            }
+        } else {
+            for t in &rule.supported {
+                // A flow file that did not parse has already been reported; do not cascade.
+                if !flows.contains_key(t) && !unreadable {
+                    cx.file = type_file.clone();
+                    cx.err(
+                        Code::FlowMismatch,
+                        type_node,
+                        "message_type.supported",
+                        format!("message type `{t}` is supported but no file has `flow: {t}`"),
+                    );
+                }
             }
         }
         for (t, (file, node)) in &flow_nodes {
-            if !rule.supported.contains(t) {
+            let ok = if rule.any {
+                t == ANY
+            } else {
+                rule.supported.contains(t)
+            };
+            if !ok {
                 cx.file = file.clone();
-                let hint = suggest(t, rule.supported.iter().map(String::as_str)).or_else(|| {
-                    Some("add it to `message_type.supported` in destination.yaml".into())
-                });
+                let shown = if t == ANY { "any" } else { t.as_str() };
+                let hint = if t == ANY {
+                    Some("`flow: any` needs `supported: any` in destination.yaml".into())
+                } else {
+                    suggest(t, rule.supported.iter().map(String::as_str)).or_else(|| {
+                        Some("add it to `message_type.supported` in destination.yaml".into())
+                    })
+                };
                 cx.err_hint(
                     Code::FlowMismatch,
                     node,
                     "flow",
-                    format!("flow `{t}` is for a message type that is not supported"),
+                    format!("flow `{shown}` is for a message type that is not supported"),
                     hint,
                 );
             }
@@ -238,6 +371,10 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         let mut diags = std::mem::take(&mut cx.diags);
         diags.sort_by(|a, b| {
             (&a.file, a.pos.line, a.pos.col).cmp(&(&b.file, b.pos.line, b.pos.col))
+        });
+        // A procedure is compiled where each flow calls it: report its mistakes once.
+        diags.dedup_by(|a, b| {
+            a.file == b.file && a.pos == b.pos && a.code == b.code && a.message == b.message
         });
         return Err(Diagnostics(diags));
     }
@@ -252,9 +389,11 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         message_type: h.message_type,
         config_checks: h.config_checks,
         secrets: h.secrets,
+        preamble: h.preamble,
+        preamble_checks_type: h.preamble_checks_type,
         flows,
-        request: h.request,
-        templates: cx.templates,
+        slots,
+        integration_names: h.integration_names,
         spec_hash: spec_hash(sources),
         reads_metadata: cx.reads_metadata,
     })
@@ -352,7 +491,7 @@ fn define_aliases(cx: &mut Cx<'_>, node: &Node) {
     }
 }
 
-/// What `destination.yaml` declares, compiled.
+/// What the destination file declares, compiled.
 struct Header {
     message_type: TypeRule,
     workflow: String,
@@ -360,13 +499,15 @@ struct Header {
     dynamic_config: bool,
     config_checks: Vec<ConfigCheck>,
     secrets: Vec<String>,
-    request: Request,
+    preamble: Vec<Step>,
+    preamble_checks_type: bool,
+    integration_names: Vec<String>,
     /// Where `message_type.supported` stands, for flow mismatches.
     supported_node: Node,
     file: Arc<str>,
 }
 
-fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
+fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<Header> {
     let workflow = match doc.get("workflow") {
         Some(n) => cx.string(n, "workflow"),
         None => Some("workflow".into()),
@@ -386,8 +527,14 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
         Some(n) => cx.boolean(n, "dynamic_config"),
         None => Some(false),
     };
+    let integration_names = match doc.get("integration_names") {
+        Some(n) => cx.string_list(n, "integration_names").map(|l| l.to_vec()),
+        None => Some(Vec::new()),
+    };
 
-    // message_type
+    // message_type: its texts may read `type` and `type_of`.
+    let type_slot = cx.declare("type");
+    let type_of_slot = cx.declare("type_of");
     let mt = cx.required(doc, "", "message_type");
     let rule = mt.and_then(|mt| {
         let p = "message_type";
@@ -405,20 +552,23 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
                 "supported",
             ],
         );
-        let path = cx.required(mt, p, "path").and_then(|n| {
-            let text = cx.string(n, &join(p, "path"))?;
-            let path = cx.path(&text, n, &join(p, "path"))?;
-            if path.root != Root::Message {
-                cx.err(
-                    Code::BadPath,
-                    n,
-                    &join(p, "path"),
-                    "the message type is read from the message: start the path with `message.`",
-                );
-                return None;
-            }
-            Some(path)
-        });
+        let path = match mt.get("path") {
+            None => cx.path("message.type", mt, p),
+            Some(n) => (|| {
+                let text = cx.string(n, &join(p, "path"))?;
+                let path = cx.path(&text, n, &join(p, "path"))?;
+                if path.root != Root::Message {
+                    cx.err(
+                        Code::BadPath,
+                        n,
+                        &join(p, "path"),
+                        "the message type is read from the message: start the path with `message.`",
+                    );
+                    return None;
+                }
+                Some(path)
+            })(),
+        };
         let lowercase = mt
             .get("lowercase")
             .map_or(Some(false), |n| cx.boolean(n, &join(p, "lowercase")));
@@ -430,15 +580,21 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
             .map_or(Some("validateInput".into()), |n| {
                 cx.string(n, &join(p, "check_step"))
             });
-        let missing = msg_or(cx, mt, p, "missing", "message type is not present");
-        let not_string = msg_or(
+        let missing = text_or(
+            cx,
+            mt,
+            p,
+            "missing",
+            "message Type is not present. Aborting message.",
+        );
+        let not_string = text_or(
             cx,
             mt,
             p,
             "not_string",
             "message type must be a string, found {{type_of}}",
         );
-        let unsupported = msg_or(
+        let unsupported = text_or(
             cx,
             mt,
             p,
@@ -446,8 +602,13 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
             "message type {{type}} is not supported",
         );
         let supported_node = cx.required(mt, p, "supported")?;
-        cx.seq(supported_node, &join(p, "supported"))?;
-        let supported = cx.string_list(supported_node, &join(p, "supported"))?;
+        let (supported, any) = if supported_node.as_str() == Some("any") {
+            (Vec::new(), true)
+        } else {
+            cx.seq(supported_node, &join(p, "supported"))?;
+            let list = cx.string_list(supported_node, &join(p, "supported"))?;
+            (list.to_vec(), false)
+        };
         Some(TypeRule {
             path: path?,
             lowercase: lowercase?,
@@ -456,9 +617,13 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
             missing: missing?,
             not_string: not_string?,
             unsupported: unsupported?,
-            supported: supported.to_vec(),
+            supported,
+            any,
+            type_slot,
+            type_of_slot,
         })
     });
+    cx.scope.clear();
     let type_node = mt
         .and_then(|m| m.get("supported"))
         .cloned()
@@ -490,12 +655,12 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
                     };
                     let required = v
                         .get("required")
-                        .and_then(|n| cx.msg(n, &join(&p, "required")));
+                        .and_then(|n| cx.text(n, &join(&p, "required")));
                     let pattern = v.get("pattern").and_then(|n| {
                         let text = cx.string(n, &join(&p, "pattern"))?;
                         match regex::Regex::new(&text) {
                             Ok(r) => {
-                                let m = msg_or(
+                                let m = text_or(
                                     cx,
                                     v,
                                     &p,
@@ -521,15 +686,18 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
                     let error_type = match v.get("error_type") {
                         Some(n) => {
                             let t = cx.string(n, &join(&p, "error_type")).unwrap_or_default();
-                            if !ERROR_TYPES.contains(&t.as_str()) {
-                                cx.err(
-                                    Code::UnknownConstruct,
-                                    n,
-                                    &join(&p, "error_type"),
-                                    format!("unknown error type `{t}`"),
-                                );
+                            match ERROR_TYPES.iter().find(|(name, _)| *name == t) {
+                                Some((_, tag)) => (*tag).to_owned(),
+                                None => {
+                                    cx.err(
+                                        Code::UnknownConstruct,
+                                        n,
+                                        &join(&p, "error_type"),
+                                        format!("unknown error type `{t}`"),
+                                    );
+                                    t
+                                }
                             }
-                            t
                         }
                         None => "configuration".into(),
                     };
@@ -553,51 +721,37 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
         }
     }
 
-    // request
-    let request = cx.required(doc, "", "request").and_then(|r| {
-        let p = "request";
-        cx.mapping(r, p, &["step", "method", "endpoint", "headers"]);
-        let step = r.get("step").map_or(Some("buildResponse".into()), |n| {
-            cx.string(n, &join(p, "step"))
-        });
-        let method = cx
-            .required(r, p, "method")
-            .and_then(|n| cx.string(n, &join(p, "method")));
-        let endpoint = cx
-            .required(r, p, "endpoint")
-            .and_then(|n| cx.msg(n, &join(p, "endpoint")));
-        let mut headers = Vec::new();
-        if let Some(h) = r.get("headers") {
-            match h.as_map() {
-                Some(entries) => {
-                    for (k, v) in entries {
-                        let name = k.scalar_text();
-                        if let Some(m) = cx.msg(v, &join(&join(p, "headers"), &name)) {
-                            headers.push((name, m));
-                        }
-                    }
-                }
-                None => cx.err(
-                    Code::WrongType,
-                    h,
-                    &join(p, "headers"),
-                    "expected a mapping of header -> value",
-                ),
+    // request: the defaults every flow starts from.
+    cx.request_base.clear();
+    match doc.get("request") {
+        Some(r) => {
+            for (k, v) in cx.request_entries(r, "request") {
+                merge_field(&mut cx.request_base, k, file.clone(), v);
             }
         }
-        let endpoint = endpoint?;
-        let templated = matches!(endpoint, Msg::Template { .. })
-            || headers
-                .iter()
-                .any(|(_, m)| matches!(m, Msg::Template { .. }));
-        Some(Request {
-            step: step?,
-            method: method?,
-            endpoint,
-            headers,
-            templated,
-        })
-    });
+        None => {
+            cx.err(
+                Code::MissingKey,
+                doc,
+                "",
+                "missing key `request` (the response every payload becomes)",
+            );
+        }
+    }
+
+    // steps every message runs before its flow.
+    let (preamble, checks_type) = match doc.get("steps") {
+        Some(s) => {
+            cx.in_preamble = true;
+            cx.request_cache = None;
+            let steps = cx.steps(s, "steps");
+            cx.in_preamble = false;
+            cx.request_cache = None;
+            let checks_type = steps_check_type(&steps);
+            (steps, checks_type)
+        }
+        None => (Vec::new(), false),
+    };
 
     Some(Header {
         message_type: rule?,
@@ -606,15 +760,45 @@ fn destination<'s>(cx: &mut Cx<'s>, doc: &'s Node) -> Option<Header> {
         dynamic_config: dynamic_config?,
         config_checks: checks,
         secrets,
-        request: request?,
+        preamble,
+        preamble_checks_type: checks_type,
+        integration_names: integration_names?,
         supported_node: type_node,
         file: cx.file.clone(),
     })
 }
 
-fn msg_or(cx: &mut Cx<'_>, node: &Node, path: &str, key: &str, default: &str) -> Option<Msg> {
+fn steps_check_type(steps: &[Step]) -> bool {
+    use crate::plan::{Body, Op};
+    fn ops(list: &[Op]) -> bool {
+        list.iter().any(|o| match o {
+            Op::CheckType => true,
+            Op::If {
+                then, otherwise, ..
+            } => ops(then) || ops(otherwise),
+            Op::Switch { cases, default, .. } => cases.iter().any(|(_, c)| ops(c)) || ops(default),
+            Op::FanOut { ops: o, .. } => ops(o),
+            _ => false,
+        })
+    }
+    steps.iter().any(|s| match &s.body {
+        Body::Ops(o) => ops(o),
+        Body::Children(c) => steps_check_type(c),
+    })
+}
+
+fn text_or(cx: &mut Cx<'_>, node: &Node, path: &str, key: &str, default: &str) -> Option<Text> {
     match node.get(key) {
-        Some(n) => cx.msg(n, &join(path, key)),
-        None => cx.msg_text(default, node, &join(path, key)),
+        Some(n) => {
+            let s = cx.string(n, &join(path, key))?;
+            cx.text_of(&s, n, &join(path, key))
+        }
+        None => {
+            let at = Node {
+                pos: node.pos,
+                kind: Kind::Str(default.to_owned()),
+            };
+            cx.text_of(default, &at, &join(path, key))
+        }
     }
 }

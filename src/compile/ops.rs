@@ -1,18 +1,18 @@
-//! Compile stage: steps and the operations inside them (`build`, `set`, `default`, `let`, `if`,
-//! `require`, `fail`, `switch`, `fan_out`, `emit`, `call`). Procedures are inlined at their call
-//! sites, in the caller's scope; a procedure that reaches itself is refused.
+//! Compile stage: steps and the operations inside them (the registry's `OPS`: `build`, `set`,
+//! `default`, `let`, `if`, `require`, `fail`, `switch`, `fan_out`, `emit`, `return`, `call`,
+//! `check_type`). Procedures are inlined at their call sites, in the caller's scope; a
+//! procedure that reaches itself is refused.
 
 use super::cx::{Cx, join};
 use crate::diag::{Code, suggest};
 use crate::eval::js::split_set_path;
-use crate::plan::{Body, Clean, Field, Op, Path, Root, Step};
+use crate::plan::{Body, Clean, Field, Op, Path, Root, Step, Target};
+use crate::registry::{ERROR_TYPES, OPS};
 use crate::spec::node::Node;
 
-const OPS: &[&str] = &[
-    "build", "set", "default", "let", "if", "require", "fail", "switch", "fan_out", "emit", "call",
-];
-
-pub const ERROR_TYPES: &[&str] = &["instrumentation", "configuration"];
+fn op_names() -> impl Iterator<Item = &'static str> {
+    OPS.iter().map(|o| o.name)
+}
 
 impl<'s> Cx<'s> {
     pub fn steps(&mut self, node: &'s Node, path: &str) -> Vec<Step> {
@@ -38,7 +38,7 @@ impl<'s> Cx<'s> {
             }
             let when = item
                 .get("when")
-                .and_then(|n| self.cond(n, &join(&p, "when")));
+                .and_then(|n| self.expr(n, &join(&p, "when")));
             let body = match (item.get("do"), item.get("steps")) {
                 (Some(d), None) => Body::Ops(self.ops(d, &join(&p, "do"))),
                 (None, Some(s)) => Body::Children(self.steps(s, &join(&p, "steps"))),
@@ -83,14 +83,18 @@ impl<'s> Cx<'s> {
         let Some(kind) = entries
             .iter()
             .filter_map(|(k, _)| k.as_str())
-            .find(|k| OPS.contains(k))
+            .find(|k| op_names().any(|o| o == *k))
         else {
             let first = entries
                 .first()
                 .map(|(k, _)| k.scalar_text())
                 .unwrap_or_default();
-            let hint = suggest(&first, OPS.iter().copied())
-                .or_else(|| Some(format!("operations: {}", OPS.join(", "))));
+            let hint = suggest(&first, op_names()).or_else(|| {
+                Some(format!(
+                    "operations: {}",
+                    op_names().collect::<Vec<_>>().join(", ")
+                ))
+            });
             self.err_hint(
                 Code::UnknownConstruct,
                 node,
@@ -125,6 +129,7 @@ impl<'s> Cx<'s> {
                 let fields = self.fields(v, &p);
                 let pairs = fields
                     .into_iter()
+                    .filter(|f| matches!(f.target, Target::Path(_)))
                     .filter_map(|f| {
                         let at =
                             self.rooted(Root::Payload, &f.target_text, &f.target_text, node, &p)?;
@@ -152,7 +157,7 @@ impl<'s> Cx<'s> {
             }
             "if" => {
                 self.mapping(node, path, &["if", "then", "else"]);
-                let cond = self.cond(v, &p);
+                let cond = self.expr(v, &p);
                 let then = self
                     .required(node, path, "then")
                     .map(|n| self.ops(n, &join(path, "then")));
@@ -170,10 +175,10 @@ impl<'s> Cx<'s> {
             }
             "require" => {
                 self.mapping(node, path, &["require", "error", "error_type"]);
-                let cond = self.cond(v, &p);
+                let cond = self.expr(v, &p);
                 let error = self
                     .required(node, path, "error")
-                    .and_then(|n| self.msg(n, &join(path, "error")));
+                    .and_then(|n| self.text(n, &join(path, "error")));
                 let error_type = self.error_type(node, path);
                 if let (Some(cond), Some(error), Some(error_type)) = (cond, error, error_type) {
                     out.push(Op::Require {
@@ -186,8 +191,8 @@ impl<'s> Cx<'s> {
             }
             "fail" => {
                 self.mapping(node, path, &["fail", "when", "error_type"]);
-                let error = self.msg(v, &p);
-                let when = node.get("when").map(|n| self.cond(n, &join(path, "when")));
+                let error = self.text(v, &p);
+                let when = node.get("when").map(|n| self.expr(n, &join(path, "when")));
                 let error_type = self.error_type(node, path);
                 let (Some(error), Some(error_type)) = (error, error_type) else {
                     return;
@@ -255,7 +260,7 @@ impl<'s> Cx<'s> {
             }
             "emit" => {
                 self.mapping(node, path, &["emit"]);
-                self.mapping(v, &p, &["clean"]);
+                self.mapping(v, &p, &["clean", "request"]);
                 let clean = match v.get("clean").map(|n| (n, n.as_str())) {
                     None => Some(Clean::None),
                     Some((_, Some("none"))) => Some(Clean::None),
@@ -272,9 +277,30 @@ impl<'s> Cx<'s> {
                         None
                     }
                 };
-                if let Some(clean) = clean {
-                    out.push(Op::Emit { clean });
+                let request = self.emit_request(v.get("request"), &join(&p, "request"));
+                if let (Some(clean), Some(request)) = (clean, request) {
+                    out.push(Op::Emit { clean, request });
                 }
+            }
+            "return" => {
+                self.mapping(node, path, &["return"]);
+                if let Some(value) = self.expr(v, &p) {
+                    out.push(Op::Return { value });
+                }
+            }
+            "check_type" => {
+                self.mapping(node, path, &["check_type"]);
+                if !self.in_preamble {
+                    self.err_hint(
+                        Code::Misplaced,
+                        node,
+                        &p,
+                        "`check_type` belongs in the destination file's `steps:`",
+                        Some("in a flow, the message type has already been checked".into()),
+                    );
+                    return;
+                }
+                out.push(Op::CheckType);
             }
             "call" => {
                 self.mapping(node, path, &["call"]);
@@ -311,7 +337,7 @@ impl<'s> Cx<'s> {
                 self.calling.pop();
                 out.extend(ops);
             }
-            _ => unreachable!("kinds come from OPS"),
+            _ => unreachable!("kinds come from the registry's OPS"),
         }
     }
 
@@ -320,11 +346,16 @@ impl<'s> Cx<'s> {
             return Some("instrumentation".into());
         };
         let t = self.string(n, &join(path, "error_type"))?;
-        if ERROR_TYPES.contains(&t.as_str()) {
-            Some(t)
+        if let Some((_, tag)) = ERROR_TYPES.iter().find(|(name, _)| *name == t) {
+            Some((*tag).to_owned())
         } else {
-            let hint = suggest(&t, ERROR_TYPES.iter().copied())
-                .or_else(|| Some(format!("error types: {}", ERROR_TYPES.join(", "))));
+            let names = ERROR_TYPES.iter().map(|(n, _)| *n);
+            let hint = suggest(&t, names.clone()).or_else(|| {
+                Some(format!(
+                    "error types: {}",
+                    names.collect::<Vec<_>>().join(", ")
+                ))
+            });
             self.err_hint(
                 Code::UnknownConstruct,
                 n,
@@ -367,6 +398,17 @@ impl<'s> Cx<'s> {
         for (k, v) in entries {
             let target_text = k.scalar_text();
             let p = join(path, &target_text);
+            if target_text == "..." {
+                if let Some(value) = self.expr(v, &p) {
+                    out.push(Field {
+                        target: Target::Assign,
+                        target_text,
+                        value,
+                        origin: self.origin(k, &p),
+                    });
+                }
+                continue;
+            }
             if target_text.is_empty() || target_text.split('.').any(str::is_empty) {
                 self.err(
                     Code::BadPath,
@@ -378,7 +420,7 @@ impl<'s> Cx<'s> {
             }
             if let Some(value) = self.expr(v, &p) {
                 out.push(Field {
-                    target: split_set_path(&target_text),
+                    target: Target::Path(split_set_path(&target_text)),
                     target_text,
                     value,
                     origin: self.origin(k, &p),

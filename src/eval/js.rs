@@ -177,6 +177,65 @@ pub fn number_to_js(f: f64) -> String {
     out
 }
 
+/// A JavaScript number as JSON: integers exactly, NaN and the infinities as `null` (as
+/// `JSON.stringify` writes them).
+pub fn num(f: f64) -> Value {
+    if !f.is_finite() {
+        return Value::Null;
+    }
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        #[allow(clippy::cast_possible_truncation)]
+        return Value::from(f as i64);
+    }
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+/// `Number(value)`.
+pub fn to_number(v: Option<&Value>) -> f64 {
+    match v {
+        None => f64::NAN,
+        Some(Value::Null) => 0.0,
+        Some(Value::Bool(b)) => f64::from(u8::from(*b)),
+        Some(Value::Number(n)) => num_f64(n).unwrap_or(f64::NAN),
+        Some(Value::String(s)) => js_number(s).unwrap_or(f64::NAN),
+        Some(Value::Array(_)) => js_number(&to_js_string(v)).unwrap_or(f64::NAN),
+        Some(Value::Object(_)) => f64::NAN,
+    }
+}
+
+/// JavaScript's `+`: text when either side (as a primitive) is text, else numbers.
+pub fn add(a: Option<&Value>, b: Option<&Value>) -> Value {
+    let texty = |v: Option<&Value>| {
+        matches!(
+            v,
+            Some(Value::String(_) | Value::Array(_) | Value::Object(_))
+        )
+    };
+    if texty(a) || texty(b) {
+        let mut s = to_js_string(a);
+        s.push_str(&to_js_string(b));
+        return Value::String(s);
+    }
+    num(to_number(a) + to_number(b))
+}
+
+/// JavaScript's relational comparison (`<` when `less`); `None` when it is undefined (NaN).
+pub fn compare(a: Option<&Value>, b: Option<&Value>) -> Option<std::cmp::Ordering> {
+    if let (Some(Value::String(x)), Some(Value::String(y))) = (a, b) {
+        return Some(x.encode_utf16().cmp(y.encode_utf16()));
+    }
+    let prim = |v: Option<&Value>| match v {
+        Some(Value::Array(_) | Value::Object(_)) => Some(Value::String(to_js_string(v))),
+        _ => None,
+    };
+    let (pa, pb) = (prim(a), prim(b));
+    let (a, b) = (pa.as_ref().or(a), pb.as_ref().or(b));
+    if let (Some(Value::String(x)), Some(Value::String(y))) = (a, b) {
+        return Some(x.encode_utf16().cmp(y.encode_utf16()));
+    }
+    to_number(a).partial_cmp(&to_number(b))
+}
+
 /// A JSON number literal rewritten the way `JSON.stringify(JSON.parse(literal))` prints it.
 pub fn json_number_to_js(literal: &str) -> String {
     if is_plain_integer(literal) {
@@ -375,7 +434,7 @@ impl SetKey {
 }
 
 /// `Number(s)` for the strings `set-value` tests with `Number.isInteger`.
-fn js_number(s: &str) -> Option<f64> {
+pub fn js_number(s: &str) -> Option<f64> {
     let t = js_trim(s);
     if t.is_empty() {
         return Some(0.0);

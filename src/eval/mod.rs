@@ -1,15 +1,19 @@
-//! Evaluation: a plan and one event -> the destination payloads, or an error naming the step
-//! it happened in. Pure: no I/O, nothing parsed here.
+//! Evaluation: a plan and one event -> the destination responses, or an error naming the step
+//! it happened in. Pure: no I/O, nothing parsed here; the clock is given.
 
+pub mod dates;
 pub mod dynamic;
 pub mod expr;
+pub mod func;
 pub mod js;
 mod ops;
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
-use crate::plan::{Origin, Plan};
-use ops::State;
+use crate::plan::{Origin, Plan, Request};
+use ops::{Control, State};
 pub use ops::{StepFailure, TraceEntry};
 
 /// A runtime error: the message and the error type reported in statTags.
@@ -19,6 +23,8 @@ pub struct Failure {
     pub error_type: String,
     /// The spec rule that failed, where one did (a `require` or `fail`).
     pub rule: Option<Box<Origin>>,
+    /// The step to name instead of the one running (building a request names its own).
+    pub step: Option<Box<str>>,
 }
 
 impl Failure {
@@ -27,6 +33,7 @@ impl Failure {
             message,
             error_type: error_type.to_owned(),
             rule: None,
+            step: None,
         }
     }
 
@@ -35,36 +42,67 @@ impl Failure {
     }
 }
 
+/// One response an event gives.
+#[derive(Debug, Clone)]
+pub enum Output {
+    /// The payload, to go out through a request whose fields are all literal.
+    Payload(Value, Arc<Request>),
+    /// A response built field by field (or returned as it is).
+    Built(Value),
+}
+
 /// One event as the steps see it.
 pub struct Event<'a> {
     pub plan: &'a Plan,
     pub message: &'a Value,
     pub config: &'a Value,
     pub metadata: &'a Value,
-    pub var_names: &'a [String],
+    pub now_ms: i64,
 }
 
-/// Runs the plan over one message: the message type rule, the config checks, then the flow
-/// of the message's type. Returns the payloads in order.
+/// The clock: a fixed time (`--now`), or the system's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Clock(pub Option<i64>);
+
+impl Clock {
+    pub fn now_ms(self) -> i64 {
+        self.0.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        })
+    }
+
+    /// A clock fixed at an ISO 8601 time.
+    pub fn fixed(iso: &str) -> Option<Clock> {
+        #[allow(clippy::cast_possible_truncation)]
+        dates::parse(Some(&Value::String(iso.to_owned()))).map(|ms| Clock(Some(ms as i64)))
+    }
+}
+
+/// Runs the plan over one message: the destination's steps and the message type check, then
+/// the flow of the message's type. Returns the responses in order.
 pub fn run(
     plan: &Plan,
     message: &Value,
     config: &Value,
     metadata: &Value,
-) -> Result<Vec<Value>, StepFailure> {
-    run_with(plan, message, config, metadata, false)
+    clock: Clock,
+) -> Result<Vec<Output>, StepFailure> {
+    run_with(plan, message, config, metadata, clock, false)
         .map(|out| out.into_iter().map(|(p, _)| p).collect())
 }
 
-/// [`run`], also telling for each payload which rule wrote which field.
+/// [`run`], also telling for each response which rule wrote which payload field.
 #[allow(clippy::type_complexity)]
 pub fn run_traced(
     plan: &Plan,
     message: &Value,
     config: &Value,
     metadata: &Value,
-) -> Result<Vec<(Value, Vec<TraceEntry>)>, StepFailure> {
-    run_with(plan, message, config, metadata, true)
+    clock: Clock,
+) -> Result<Vec<(Output, Vec<TraceEntry>)>, StepFailure> {
+    run_with(plan, message, config, metadata, clock, true)
 }
 
 #[allow(clippy::type_complexity)]
@@ -73,89 +111,62 @@ fn run_with(
     message: &Value,
     config: &Value,
     metadata: &Value,
+    clock: Clock,
     trace: bool,
-) -> Result<Vec<(Value, Vec<TraceEntry>)>, StepFailure> {
-    let rule = &plan.message_type;
-    let base = Event {
+) -> Result<Vec<(Output, Vec<TraceEntry>)>, StepFailure> {
+    let event = Event {
         plan,
         message,
         config,
         metadata,
-        var_names: &[],
-    };
-    let empty = State {
-        payload: Value::Object(Map::new()),
-        vars: Vec::new(),
-        out: Vec::new(),
-        trace: None,
-    };
-    let fail = |step: &str, failure: Failure| StepFailure {
-        step: step.to_owned(),
-        child: None,
-        failure,
-    };
-    let scope = base.scope(&empty);
-    let raw = scope.read(&rule.path);
-    let ty = match raw {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) if rule.lowercase => s.to_lowercase(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => {
-            let extra = [("type_of", Value::String(js::type_name(Some(other)).into()))];
-            let msg = scope
-                .render(&rule.not_string, &extra)
-                .map_err(|f| fail(&rule.step, f))?;
-            return Err(fail(&rule.step, Failure::instrumentation(msg)));
-        }
-    };
-    if ty.is_empty() {
-        let msg = scope
-            .render(&rule.missing, &[])
-            .map_err(|f| fail(&rule.check_step, f))?;
-        return Err(fail(&rule.check_step, Failure::instrumentation(msg)));
-    }
-    let Some(flow) = plan.flows.get(&ty) else {
-        let extra = [("type", Value::String(ty))];
-        let msg = scope
-            .render(&rule.unsupported, &extra)
-            .map_err(|f| fail(&rule.check_step, f))?;
-        return Err(fail(&rule.check_step, Failure::instrumentation(msg)));
-    };
-    for c in &plan.config_checks {
-        let v = scope.read(&c.path);
-        if let Some(m) = &c.required
-            && !js::truthy(v)
-        {
-            let msg = scope
-                .render(m, &[])
-                .map_err(|f| fail(&rule.check_step, f))?;
-            return Err(fail(&rule.check_step, Failure::new(msg, &c.error_type)));
-        }
-        if let (Some((re, m)), Some(Value::String(s))) = (&c.pattern, v)
-            && !re.is_match(s)
-        {
-            let msg = scope
-                .render(m, &[])
-                .map_err(|f| fail(&rule.check_step, f))?;
-            return Err(fail(&rule.check_step, Failure::new(msg, &c.error_type)));
-        }
-    }
-    let event = Event {
-        var_names: &flow.var_names,
-        ..base
+        now_ms: clock.now_ms(),
     };
     let mut st = State {
         payload: Value::Object(Map::new()),
-        vars: vec![None; flow.slots],
+        vars: vec![None; plan.slots],
         out: Vec::new(),
         trace: trace.then(Vec::new),
+        flow: None,
     };
-    event.run_steps(&flow.steps, &mut st)?;
-    if st.out.is_empty() {
-        return Err(fail(
-            &rule.check_step,
-            Failure::instrumentation(format!("the `{ty}` flow produced no payload")),
-        ));
+    let rule = &plan.message_type;
+    if !plan.preamble_checks_type {
+        event
+            .check_type(&mut st)
+            .map_err(|(implicit_step, failure)| StepFailure {
+                step: implicit_step.unwrap_or(&rule.check_step).to_owned(),
+                child: None,
+                failure,
+            })?;
+    }
+    if event.run_steps(&plan.preamble, &mut st)? == Control::Return {
+        return Ok(st.out);
+    }
+    if st.flow.is_none() {
+        // The destination's steps skipped their `check_type`: check here.
+        event
+            .check_type(&mut st)
+            .map_err(|(implicit_step, failure)| StepFailure {
+                step: implicit_step.unwrap_or(&rule.check_step).to_owned(),
+                child: None,
+                failure,
+            })?;
+    }
+    let Some(flow) = st.flow.as_ref().and_then(|k| plan.flows.get(k)) else {
+        return Err(StepFailure {
+            step: rule.check_step.clone(),
+            child: None,
+            failure: Failure::instrumentation("no flow takes this message".into()),
+        });
+    };
+    st.payload = Value::Object(Map::new());
+    let control = event.run_steps(&flow.steps, &mut st)?;
+    if st.out.is_empty() && control != Control::Return {
+        let ty = st.flow.clone().unwrap_or_default();
+        return Err(StepFailure {
+            step: rule.check_step.clone(),
+            child: None,
+            failure: Failure::instrumentation(format!("the `{ty}` flow produced no payload")),
+        });
     }
     Ok(st.out)
 }

@@ -1,14 +1,16 @@
 //! Evaluation: operations and steps. Each operation reads through a [`Scope`] and then
-//! changes the event's [`State`] (its payload, variables and emitted payloads).
+//! changes the event's [`State`] (its payload, variables and responses). `return` ends the
+//! event's steps.
 
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::expr::{Scope, check, eval};
+use super::expr::{Scope, eval};
 use super::js;
-use super::{Event, Failure};
-use crate::plan::{Body, Clean, Field, Op, Origin, Step};
+use super::{Event, Failure, Output};
+use crate::compile::ANY;
+use crate::plan::{Body, Clean, Field, Op, Origin, Request, Shape, Step, Target};
 
 /// Most payloads one `fan_out` may make from an event: each is a copy of the payload, so the
 /// limit bounds what one event can cost.
@@ -27,10 +29,12 @@ pub struct TraceEntry {
 pub struct State {
     pub payload: Value,
     pub vars: Vec<Option<Value>>,
-    /// Emitted payloads, each with its trace (empty unless tracing).
-    pub out: Vec<(Value, Vec<TraceEntry>)>,
+    /// Responses, each with its trace (empty unless tracing).
+    pub out: Vec<(Output, Vec<TraceEntry>)>,
     /// The working payload's trace, when tracing.
     pub trace: Option<Vec<TraceEntry>>,
+    /// The flow the message type chose, once checked.
+    pub flow: Option<String>,
 }
 
 impl State {
@@ -43,6 +47,13 @@ impl State {
             });
         }
     }
+}
+
+/// Whether the event's steps go on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Control {
+    Continue,
+    Return,
 }
 
 /// The names of the step (and child step) an error happened in.
@@ -61,53 +72,139 @@ impl Event<'_> {
             metadata: self.metadata,
             payload: &st.payload,
             vars: &st.vars,
-            var_names: self.var_names,
             local: None,
+            now_ms: self.now_ms,
         }
     }
 
-    pub fn run_steps(&self, steps: &[Step], st: &mut State) -> Result<(), StepFailure> {
+    /// The message type check and the config checks. On failure, the step to name when the
+    /// check runs on its own (`None`: the check step).
+    pub(super) fn check_type(&self, st: &mut State) -> Result<(), (Option<&str>, Failure)> {
+        let rule = &self.plan.message_type;
+        if rule.any {
+            st.flow = Some(ANY.to_owned());
+            return self.check_config(st).map_err(|f| (None, f));
+        }
+        let raw = self.scope(st).read(&rule.path).cloned();
+        let ty = match raw {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) if rule.lowercase => s.to_lowercase(),
+            Some(Value::String(s)) => s,
+            Some(other) => {
+                st.vars[rule.type_of_slot] =
+                    Some(Value::String(js::type_name(Some(&other)).into()));
+                let msg = self.scope(st).render(&rule.not_string);
+                let f = msg.map_or_else(|f| f, Failure::instrumentation);
+                return Err((Some(&rule.step), f));
+            }
+        };
+        if ty.is_empty() {
+            let f = self
+                .scope(st)
+                .render(&rule.missing)
+                .map_or_else(|f| f, Failure::instrumentation);
+            return Err((None, f));
+        }
+        if !self.plan.flows.contains_key(&ty) {
+            st.vars[rule.type_slot] = Some(Value::String(ty));
+            let f = self
+                .scope(st)
+                .render(&rule.unsupported)
+                .map_or_else(|f| f, Failure::instrumentation);
+            return Err((None, f));
+        }
+        st.flow = Some(ty);
+        self.check_config(st).map_err(|f| (None, f))
+    }
+
+    fn check_config(&self, st: &State) -> Result<(), Failure> {
+        let scope = self.scope(st);
+        for c in &self.plan.config_checks {
+            let v = scope.read(&c.path);
+            if let Some(m) = &c.required
+                && !js::truthy(v)
+            {
+                return Err(Failure::new(scope.render(m)?, &c.error_type));
+            }
+            if let (Some((re, m)), Some(Value::String(s))) = (&c.pattern, v)
+                && !re.is_match(s)
+            {
+                return Err(Failure::new(scope.render(m)?, &c.error_type));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn run_steps(&self, steps: &[Step], st: &mut State) -> Result<Control, StepFailure> {
+        let wrap = |step: &Step, failure: Failure| StepFailure {
+            step: failure
+                .step
+                .as_deref()
+                .map_or_else(|| step.name.clone(), str::to_owned),
+            child: None,
+            failure,
+        };
         for step in steps {
             if let Some(w) = &step.when {
-                let go = check(w, &self.scope(st)).map_err(|failure| StepFailure {
-                    step: step.name.clone(),
-                    child: None,
-                    failure,
-                })?;
+                let go = eval(w, &self.scope(st))
+                    .map(|v| js::truthy(v.as_deref()))
+                    .map_err(|f| wrap(step, f))?;
                 if !go {
                     continue;
                 }
             }
-            match &step.body {
-                Body::Ops(ops) => self.run_ops(ops, st).map_err(|failure| StepFailure {
-                    step: step.name.clone(),
-                    child: None,
-                    failure,
-                })?,
+            let control = match &step.body {
+                Body::Ops(ops) => self.run_ops(ops, st).map_err(|f| wrap(step, f))?,
                 Body::Children(children) => {
                     self.run_steps(children, st).map_err(|f| StepFailure {
                         step: step.name.clone(),
                         child: Some(f.child.unwrap_or(f.step)),
                         failure: f.failure,
-                    })?;
+                    })?
                 }
+            };
+            if control == Control::Return {
+                return Ok(Control::Return);
             }
         }
-        Ok(())
+        Ok(Control::Continue)
     }
 
-    pub fn run_ops(&self, ops: &[Op], st: &mut State) -> Result<(), Failure> {
+    pub fn run_ops(&self, ops: &[Op], st: &mut State) -> Result<Control, Failure> {
         for op in ops {
-            self.run_op(op, st)?;
+            if self.run_op(op, st)? == Control::Return {
+                return Ok(Control::Return);
+            }
         }
-        Ok(())
+        Ok(Control::Continue)
     }
 
     fn value(&self, f: &Field, st: &State) -> Result<Option<Value>, Failure> {
         Ok(eval(&f.value, &self.scope(st))?.map(Cow::into_owned))
     }
 
-    fn run_op(&self, op: &Op, st: &mut State) -> Result<(), Failure> {
+    fn assign(
+        &self,
+        f: &Field,
+        st: &mut State,
+        v: Option<Value>,
+        op: &'static str,
+    ) -> Result<(), Failure> {
+        match &f.target {
+            Target::Path(keys) => {
+                js::set(&mut st.payload, keys, v).map_err(|e| set_failure(f, &e))?;
+            }
+            Target::Assign => {
+                if let (Some(v), Value::Object(m)) = (v, &mut st.payload) {
+                    super::expr::spread_into(m, v);
+                }
+            }
+        }
+        st.record(f, op);
+        Ok(())
+    }
+
+    fn run_op(&self, op: &Op, st: &mut State) -> Result<Control, Failure> {
         match op {
             Op::Build(parts) => {
                 let mut payload = Value::Object(Map::new());
@@ -119,7 +216,16 @@ impl Event<'_> {
                     for f in part {
                         let v = self.value(f, st)?;
                         if js::present(v.as_ref()) {
-                            js::set(&mut built, &f.target, v).map_err(|e| set_failure(f, &e))?;
+                            match &f.target {
+                                Target::Path(keys) => {
+                                    js::set(&mut built, keys, v).map_err(|e| set_failure(f, &e))?
+                                }
+                                Target::Assign => {
+                                    if let (Some(v), Value::Object(m)) = (v, &mut built) {
+                                        super::expr::spread_into(m, v);
+                                    }
+                                }
+                            }
                             st.record(f, "build");
                         }
                     }
@@ -134,16 +240,14 @@ impl Event<'_> {
             Op::Set(fields) => {
                 for f in fields {
                     let v = self.value(f, st)?;
-                    js::set(&mut st.payload, &f.target, v).map_err(|e| set_failure(f, &e))?;
-                    st.record(f, "set");
+                    self.assign(f, st, v, "set")?;
                 }
             }
             Op::Default(pairs) => {
                 for (at, f) in pairs {
                     if !js::defined(self.scope(st).read(at)) {
                         let v = self.value(f, st)?;
-                        js::set(&mut st.payload, &f.target, v).map_err(|e| set_failure(f, &e))?;
-                        st.record(f, "default");
+                        self.assign(f, st, v, "default")?;
                     }
                 }
             }
@@ -156,11 +260,8 @@ impl Event<'_> {
                 then,
                 otherwise,
             } => {
-                if check(cond, &self.scope(st))? {
-                    self.run_ops(then, st)?;
-                } else {
-                    self.run_ops(otherwise, st)?;
-                }
+                let go = js::truthy(eval(cond, &self.scope(st))?.as_deref());
+                return self.run_ops(if go { then } else { otherwise }, st);
             }
             Op::Require {
                 cond,
@@ -169,8 +270,8 @@ impl Event<'_> {
                 origin,
             } => {
                 let s = self.scope(st);
-                if !check(cond, &s)? {
-                    let mut f = Failure::new(s.render(error, &[])?, error_type);
+                if !js::truthy(eval(cond, &s)?.as_deref()) {
+                    let mut f = Failure::new(s.render(error)?, error_type);
                     f.rule = Some(Box::new(origin.clone()));
                     return Err(f);
                 }
@@ -180,7 +281,7 @@ impl Event<'_> {
                 error_type,
                 origin,
             } => {
-                let mut f = Failure::new(self.scope(st).render(error, &[])?, error_type);
+                let mut f = Failure::new(self.scope(st).render(error)?, error_type);
                 f.rule = Some(Box::new(origin.clone()));
                 return Err(f);
             }
@@ -192,7 +293,7 @@ impl Event<'_> {
                     }
                     _ => None,
                 };
-                self.run_ops(chosen.unwrap_or(default), st)?;
+                return self.run_ops(chosen.unwrap_or(default), st);
             }
             Op::FanOut { over, slot, ops } => {
                 let items = match eval(over, &self.scope(st))?.map(Cow::into_owned) {
@@ -220,11 +321,13 @@ impl Event<'_> {
                     };
                     st.trace.clone_from(&base_trace);
                     st.vars[*slot] = Some(item);
-                    self.run_ops(ops, st)?;
+                    if self.run_ops(ops, st)? == Control::Return {
+                        return Ok(Control::Return);
+                    }
                 }
                 st.payload = Value::Object(Map::new());
             }
-            Op::Emit { clean } => {
+            Op::Emit { clean, request } => {
                 // The payload moves out; the working payload starts empty again.
                 let mut p = std::mem::replace(&mut st.payload, Value::Object(Map::new()));
                 let trace = st.trace.as_mut().map(std::mem::take).unwrap_or_default();
@@ -235,11 +338,82 @@ impl Event<'_> {
                         p = js::clean_deep(p).unwrap_or_else(|| Value::Object(Map::new()))
                     }
                 }
-                st.out.push((p, trace));
+                let out = if request.fast {
+                    Output::Payload(p, request.clone())
+                } else {
+                    Output::Built(self.build(request, st, &p)?)
+                };
+                st.out.push((out, trace));
+            }
+            Op::Return { value } => {
+                let v = eval(value, &self.scope(st))?
+                    .map_or(Value::Object(Map::new()), Cow::into_owned);
+                st.out.push((Output::Built(v), Vec::new()));
+                return Ok(Control::Return);
+            }
+            Op::CheckType => {
+                self.check_type(st).map_err(|(_, f)| f)?;
             }
         }
-        Ok(())
+        Ok(Control::Continue)
     }
+
+    /// The response of a payload: each request field evaluated, in order; fields whose
+    /// value is undefined are left out, as `JSON.stringify` leaves them out.
+    fn build(&self, request: &Request, st: &State, payload: &Value) -> Result<Value, Failure> {
+        let scope = Scope {
+            payload,
+            ..self.scope(st)
+        };
+        let mut m = Map::new();
+        for (name, shape) in &request.fields {
+            let v = shape_value(shape, &scope).map_err(|mut f| {
+                f.step.get_or_insert_with(|| request.step.as_str().into());
+                f
+            })?;
+            match v {
+                Some(v) => {
+                    m.insert(name.clone(), v);
+                }
+                // `userId` keeps its place: the response's userId is always written.
+                None if name == "userId" => {
+                    m.insert(name.clone(), Value::Null);
+                }
+                None => {}
+            }
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+fn shape_value(shape: &Shape, s: &Scope<'_>) -> Result<Option<Value>, Failure> {
+    Ok(match shape {
+        Shape::Expr(e) => eval(e, s)?.map(Cow::into_owned),
+        Shape::Object(entries) => {
+            let mut m = Map::new();
+            for (k, sh) in entries {
+                let v = shape_value(sh, s)?;
+                match (k, v) {
+                    (Some(k), Some(v)) => {
+                        *js::object_slot(&mut m, k) = v;
+                    }
+                    (Some(k), None) => {
+                        m.shift_remove(k.as_str());
+                    }
+                    (None, Some(v)) => super::expr::spread_into(&mut m, v),
+                    (None, None) => {}
+                }
+            }
+            Some(Value::Object(m))
+        }
+        Shape::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for sh in items {
+                out.push(shape_value(sh, s)?.unwrap_or(Value::Null));
+            }
+            Some(Value::Array(out))
+        }
+    })
 }
 
 fn set_failure(f: &Field, e: &js::SetError) -> Failure {

@@ -42,6 +42,23 @@ fn index_key(k: &str) -> Option<u32> {
     k.parse::<u32>().ok().filter(|n| *n < u32::MAX)
 }
 
+/// An object's members in JavaScript's property order: integer-like keys first, ascending,
+/// then the rest in insertion order.
+pub fn js_order(m: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+    if !m.keys().any(|k| index_key(k).is_some()) {
+        return m.iter().collect();
+    }
+    let mut ints: Vec<(u32, &String, &Value)> = m
+        .iter()
+        .filter_map(|(k, v)| index_key(k).map(|n| (n, k, v)))
+        .collect();
+    ints.sort_by_key(|(n, _, _)| *n);
+    ints.into_iter()
+        .map(|(_, k, v)| (k, v))
+        .chain(m.iter().filter(|(k, _)| index_key(k).is_none()))
+        .collect()
+}
+
 /// A value serialized with JavaScript's key order.
 pub struct Js<'a>(pub &'a Value);
 

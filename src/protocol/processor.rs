@@ -11,8 +11,8 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json::{Js, is_js_canonical, without_lone_surrogates};
-use crate::eval::{self, StepFailure, dynamic};
-use crate::plan::{Msg, Plan};
+use crate::eval::{self, Clock, Output, StepFailure, dynamic};
+use crate::plan::{Plan, Request, Shape};
 
 /// The metadata a response echoes: as received (when already in the form JavaScript would
 /// print), parsed, or absent.
@@ -42,11 +42,7 @@ impl Meta<'_> {
 #[derive(Debug)]
 pub enum Response<'a> {
     Success {
-        plan: &'a Plan,
-        /// Rendered endpoint and headers when the spec templates them.
-        endpoint: Option<String>,
-        headers: Option<Vec<(String, String)>>,
-        payload: Value,
+        output: Output,
         metadata: Meta<'a>,
     },
     Failure {
@@ -82,100 +78,93 @@ impl Serialize for MetaSer<'_, '_> {
     }
 }
 
-struct RequestSer<'r> {
-    plan: &'r Plan,
-    endpoint: &'r Option<String>,
-    headers: &'r Option<Vec<(String, String)>>,
-    payload: &'r Value,
-}
+/// A literal shape (every request field of a fast request is one).
+struct ShapeSer<'r>(&'r Shape, &'r Value);
 
-struct Empty;
-
-impl Serialize for Empty {
+impl Serialize for ShapeSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_map(Some(0))?.end()
-    }
-}
-
-struct Headers<'r>(&'r Plan, &'r Option<Vec<(String, String)>>);
-
-impl Serialize for Headers<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.1 {
-            Some(h) => {
-                let mut m = s.serialize_map(Some(h.len()))?;
-                for (k, v) in h {
-                    m.serialize_entry(k, v)?;
-                }
-                m.end()
-            }
-            None => {
-                let h = &self.0.request.headers;
-                let mut m = s.serialize_map(Some(h.len()))?;
-                for (k, v) in h {
-                    if let Msg::Text(t) = v {
-                        m.serialize_entry(k, t)?;
+        match self.0 {
+            Shape::Expr(crate::plan::Expr::Literal(v)) => Js(v).serialize(s),
+            // The only non-literal of a fast request: `body.JSON`, the payload.
+            Shape::Expr(_) => Js(self.1).serialize(s),
+            Shape::Object(entries) => {
+                let mut m = s.serialize_map(Some(entries.len()))?;
+                for (k, sh) in entries {
+                    if let Some(k) = k {
+                        m.serialize_entry(k, &ShapeSer(sh, self.1))?;
                     }
                 }
                 m.end()
+            }
+            Shape::List(items) => {
+                use serde::ser::SerializeSeq;
+                let mut q = s.serialize_seq(Some(items.len()))?;
+                for sh in items {
+                    q.serialize_element(&ShapeSer(sh, self.1))?;
+                }
+                q.end()
             }
         }
     }
 }
 
-struct Body<'r>(&'r Value);
+/// The response's `output`: a fast request written from the plan, or a built one.
+struct OutputSer<'r>(&'r Output);
 
-impl Serialize for Body<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(4))?;
-        m.serialize_entry("JSON", &Js(self.0))?;
-        m.serialize_entry("JSON_ARRAY", &Empty)?;
-        m.serialize_entry("XML", &Empty)?;
-        m.serialize_entry("FORM", &Empty)?;
-        m.end()
+/// The reference's rule for `userId`: absent or falsy -> "", else its text.
+fn user_id(v: Option<&Value>) -> String {
+    if eval::js::truthy(v) {
+        eval::js::to_js_string(v)
+    } else {
+        String::new()
     }
 }
 
-impl Serialize for RequestSer<'_> {
+impl Serialize for OutputSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let r = &self.plan.request;
-        let endpoint = match (self.endpoint, &r.endpoint) {
-            (Some(e), _) => e.as_str(),
-            (None, Msg::Text(t)) => t.as_str(),
-            (None, Msg::Template { source, .. }) => source.as_str(),
-        };
-        let mut m = s.serialize_map(Some(9))?;
-        m.serialize_entry("version", "1")?;
-        m.serialize_entry("type", "REST")?;
-        m.serialize_entry("method", &r.method)?;
-        m.serialize_entry("endpoint", endpoint)?;
-        m.serialize_entry("headers", &Headers(self.plan, self.headers))?;
-        m.serialize_entry("params", &Empty)?;
-        m.serialize_entry("body", &Body(self.payload))?;
-        m.serialize_entry("files", &Empty)?;
-        m.serialize_entry("userId", "")?;
-        m.end()
+        match self.0 {
+            Output::Payload(payload, req) => write_fast(s, req, payload),
+            Output::Built(Value::Object(m)) => {
+                let mut out = s.serialize_map(None)?;
+                let has = m.contains_key("userId");
+                let ordered = super::json::js_order(m);
+                for (k, v) in ordered {
+                    if k == "userId" {
+                        out.serialize_entry(k, &user_id(Some(v)))?;
+                    } else {
+                        out.serialize_entry(k, &Js(v))?;
+                    }
+                }
+                if !has {
+                    out.serialize_entry("userId", "")?;
+                }
+                out.end()
+            }
+            Output::Built(other) => {
+                // `{...value, userId}` of something that is not an object.
+                let mut m = Map::new();
+                crate::eval::expr::spread_into(&mut m, other.clone());
+                OutputSer(&Output::Built(Value::Object(m))).serialize(s)
+            }
+        }
     }
+}
+
+fn write_fast<S: Serializer>(s: S, req: &Request, payload: &Value) -> Result<S::Ok, S::Error> {
+    let mut m = s.serialize_map(Some(req.fields.len() + 1))?;
+    for (k, sh) in &req.fields {
+        m.serialize_entry(k, &ShapeSer(sh, payload))?;
+    }
+    m.serialize_entry("userId", "")?;
+    m.end()
 }
 
 impl Serialize for Response<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            Response::Success {
-                plan,
-                endpoint,
-                headers,
-                payload,
-                metadata,
-            } => {
+            Response::Success { output, metadata } => {
                 let mut m = s.serialize_map(None)?;
-                let req = RequestSer {
-                    plan,
-                    endpoint,
-                    headers,
-                    payload,
-                };
-                m.serialize_entry("output", &req)?;
+                m.serialize_entry("output", &OutputSer(output))?;
                 if !matches!(metadata, Meta::Absent) {
                     m.serialize_entry("metadata", &MetaSer(metadata))?;
                 }
@@ -230,13 +219,15 @@ struct CachedDestination {
 pub struct Batch<'p> {
     plan: &'p Plan,
     destination: Option<CachedDestination>,
+    clock: Clock,
 }
 
 impl<'p> Batch<'p> {
-    pub fn new(plan: &'p Plan) -> Self {
+    pub fn new(plan: &'p Plan, clock: Clock) -> Self {
         Batch {
             plan,
             destination: None,
+            clock,
         }
     }
 
@@ -256,11 +247,11 @@ impl<'p> Batch<'p> {
             Err(_) => {
                 // Not an object, duplicate keys, lone surrogates...: the general path decides.
                 match serde_json::from_str::<Value>(text) {
-                    Ok(v) => out.extend(transform_value(self.plan, v)),
+                    Ok(v) => out.extend(transform_value(self.plan, v, self.clock)),
                     Err(e) => match without_lone_surrogates(text)
                         .map(|t| serde_json::from_str::<Value>(&t))
                     {
-                        Some(Ok(v)) => out.extend(transform_value(self.plan, v)),
+                        Some(Ok(v)) => out.extend(transform_value(self.plan, v, self.clock)),
                         _ => out.push(unreadable(self.plan, &e)),
                     },
                 }
@@ -285,7 +276,7 @@ impl<'p> Batch<'p> {
         };
         if dest.dynamic {
             match serde_json::from_str::<Value>(text) {
-                Ok(v) => out.extend(transform_value(plan, v)),
+                Ok(v) => out.extend(transform_value(plan, v, self.clock)),
                 Err(e) => out.push(unreadable(plan, &e)),
             }
             return;
@@ -312,7 +303,7 @@ impl<'p> Batch<'p> {
                 }
             }
         };
-        respond(plan, &message, &dest.config, &md, meta, out);
+        respond(plan, &message, &dest.config, &md, meta, self.clock, out);
     }
 }
 
@@ -360,13 +351,13 @@ fn has_template(v: &Value) -> bool {
 
 /// Transforms one parsed request item. Never panics, never fails: every problem becomes a
 /// 400 item.
-pub fn transform_value(plan: &Plan, item: Value) -> Vec<Response<'_>> {
+pub fn transform_value(plan: &Plan, item: Value, clock: Clock) -> Vec<Response<'_>> {
     match prepare(plan, item) {
         Ok(p) => {
             let md = p.metadata.clone().unwrap_or(Value::Null);
             let meta = p.metadata.map_or(Meta::Absent, Meta::Value);
             let mut out = Vec::new();
-            respond(plan, &p.message, &p.config, &md, meta, &mut out);
+            respond(plan, &p.message, &p.config, &md, meta, clock, &mut out);
             out
         }
         Err(r) => vec![*r],
@@ -420,8 +411,8 @@ fn prepare(plan: &Plan, item: Value) -> Result<Prepared, Box<Response<'_>>> {
 
 /// Why one item answers as it does, for `--explain`.
 pub enum Explanation {
-    /// Each payload with the rules that wrote its fields.
-    Payloads(Vec<(Value, Vec<eval::TraceEntry>)>),
+    /// Each response with the rules that wrote its payload's fields.
+    Payloads(Vec<(Output, Vec<eval::TraceEntry>)>),
     /// The step (and rule, where a `require` or `fail` fired) that refused the item.
     Refused(StepFailure),
     /// The item could not be read.
@@ -429,11 +420,11 @@ pub enum Explanation {
 }
 
 /// Runs one parsed item with tracing on.
-pub fn explain(plan: &Plan, item: Value) -> Explanation {
+pub fn explain(plan: &Plan, item: Value, clock: Clock) -> Explanation {
     match prepare(plan, item) {
         Ok(p) => {
             let md = p.metadata.unwrap_or(Value::Null);
-            match eval::run_traced(plan, &p.message, &p.config, &md) {
+            match eval::run_traced(plan, &p.message, &p.config, &md, clock) {
                 Ok(out) => Explanation::Payloads(out),
                 Err(f) => Explanation::Refused(f),
             }
@@ -445,90 +436,30 @@ pub fn explain(plan: &Plan, item: Value) -> Explanation {
     }
 }
 
-/// Runs the plan and wraps its payloads (or its error) as response items.
+/// Runs the plan and wraps its responses (or its error) as response items.
 fn respond<'a>(
     plan: &'a Plan,
     message: &Value,
     config: &Value,
     md: &Value,
     meta: Meta<'a>,
+    clock: Clock,
     out: &mut Vec<Response<'a>>,
 ) {
-    match eval::run(plan, message, config, md) {
-        Ok(payloads) => {
-            let start = out.len();
-            let n = payloads.len();
+    match eval::run(plan, message, config, md, clock) {
+        Ok(outputs) => {
+            let n = outputs.len();
             let mut meta = Some(meta);
-            for (i, p) in payloads.into_iter().enumerate() {
-                let m = if i + 1 == n {
+            for (i, output) in outputs.into_iter().enumerate() {
+                let metadata = if i + 1 == n {
                     meta.take().unwrap_or(Meta::Absent)
                 } else {
                     meta.clone().unwrap_or(Meta::Absent)
                 };
-                match request(plan, message, config, md, p, m) {
-                    Ok(r) => out.push(r),
-                    Err((f, m)) => {
-                        out.truncate(start);
-                        out.push(step_failure(plan, m, f));
-                        return;
-                    }
-                }
+                out.push(Response::Success { output, metadata });
             }
         }
         Err(f) => out.push(step_failure(plan, meta, f)),
-    }
-}
-
-/// The request a payload becomes: endpoint and headers rendered when the spec templates them.
-#[allow(clippy::result_large_err)]
-fn request<'a>(
-    plan: &'a Plan,
-    message: &Value,
-    config: &Value,
-    metadata: &Value,
-    payload: Value,
-    meta: Meta<'a>,
-) -> Result<Response<'a>, (StepFailure, Meta<'a>)> {
-    let r = &plan.request;
-    if !r.templated {
-        return Ok(Response::Success {
-            plan,
-            endpoint: None,
-            headers: None,
-            payload,
-            metadata: meta,
-        });
-    }
-    let mut c = Map::new();
-    c.insert("message".into(), message.clone());
-    c.insert("config".into(), config.clone());
-    c.insert("metadata".into(), metadata.clone());
-    c.insert("payload".into(), payload.clone());
-    let ctx = Value::Object(c);
-    let rendered = (|| -> Result<_, String> {
-        let endpoint = plan.render(&r.endpoint, &ctx)?;
-        let mut headers = Vec::with_capacity(r.headers.len());
-        for (k, m) in &r.headers {
-            headers.push((k.clone(), plan.render(m, &ctx)?));
-        }
-        Ok((endpoint, headers))
-    })();
-    match rendered {
-        Ok((endpoint, headers)) => Ok(Response::Success {
-            plan,
-            endpoint: Some(endpoint),
-            headers: Some(headers),
-            payload,
-            metadata: meta,
-        }),
-        Err(e) => Err((
-            StepFailure {
-                step: r.step.clone(),
-                child: None,
-                failure: eval::Failure::instrumentation(e),
-            },
-            meta,
-        )),
     }
 }
 

@@ -147,7 +147,10 @@ pub fn load(source: &Source) -> Result<Node, Diagnostic> {
     if source.text.len() > MAX_SPEC_BYTES {
         return Err(too_big(&source.name));
     }
+    // YAML 1.2 core scalars: `yes`, `no`, `on`, `off`, `y`, `n` are text.
     let options = serde_saphyr::options! {
+        strict_booleans: true,
+        null_as_string: true,
         budget: serde_saphyr::budget! {
             max_depth: 64,
             max_nodes: 200_000,

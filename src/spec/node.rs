@@ -169,9 +169,48 @@ impl<'de> Visitor<'de> for KindVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Kind, A::Error> {
         let mut entries = Vec::new();
-        while let Some((k, v)) = map.next_entry::<Node, Node>()? {
-            entries.push((k, v));
+        while let Some((k, v)) = map.next_entry::<KeyNode, Node>()? {
+            entries.push((k.0, v));
         }
         Ok(Kind::Map(entries))
+    }
+}
+
+/// A mapping key: always text, exactly as written (`1.50`, `on`, `y` and `null` stay the
+/// strings they are; YAML never turns a key into a number or boolean here).
+struct KeyNode(Node);
+
+struct KeyText(String);
+
+impl<'de> Deserialize<'de> for KeyText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = KeyText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a plain mapping key (text)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<KeyText, E> {
+                Ok(KeyText(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<KeyText, E> {
+                Ok(KeyText(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyNode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<KeyText>::deserialize(d)?;
+        let pos = Pos {
+            line: u32::try_from(spanned.referenced.line()).unwrap_or(0),
+            col: u32::try_from(spanned.referenced.column()).unwrap_or(0),
+        };
+        Ok(KeyNode(Node {
+            pos,
+            kind: Kind::Str(spanned.value.0),
+        }))
     }
 }
