@@ -57,25 +57,42 @@ pub fn cases_in(dir: &Path, prefix: &str) -> Vec<Case> {
         .collect()
 }
 
+/// The clock golden cases run at, unless a case has a `now` file (an ISO 8601 time): fixed,
+/// so that answers depending on the time are the same every run.
+pub const GOLDEN_NOW: &str = "2025-01-01T00:00:00.000Z";
+
+/// The clock of a case.
+pub fn case_clock(case: &Case) -> crate::eval::Clock {
+    let text = std::fs::read_to_string(case.dir.join("now")).unwrap_or_default();
+    let t = text.trim();
+    crate::eval::Clock::fixed(if t.is_empty() { GOLDEN_NOW } else { t })
+        .or_else(|| crate::eval::Clock::fixed(GOLDEN_NOW))
+        .unwrap_or_default()
+}
+
 /// A value as the reference would print it, parsed back: numbers and key order canonical.
 pub fn canonical(v: &Value) -> Value {
     serde_json::from_str(&to_js_string(v)).unwrap_or(Value::Null)
 }
 
 /// Runs a case's input through both paths (raw and parsed), which must agree.
-pub fn answer(engine: &Engine, items: &[Value]) -> Result<Value, String> {
+pub fn answer(
+    engine: &Engine,
+    items: &[Value],
+    clock: crate::eval::Clock,
+) -> Result<Value, String> {
     let texts: Vec<String> = items
         .iter()
         .map(|i| serde_json::to_string(i).unwrap_or_default())
         .collect();
     let parsed = Value::Array(
-        engine
-            .transform_batch(items.to_vec())
+        items
             .iter()
-            .map(canonical)
+            .flat_map(|i| crate::protocol::transform_value(&engine.plan, i.clone(), clock))
+            .map(|r| canonical(&r.to_value()))
             .collect(),
     );
-    let mut batch = engine.batch();
+    let mut batch = crate::protocol::Batch::new(&engine.plan, clock);
     let mut out = Vec::new();
     for t in &texts {
         batch.push(t, &mut out);
@@ -101,7 +118,7 @@ pub fn run_case(engine: &Engine, case: &Case, bless: bool) -> Outcome {
         }
         Err(e) => return Outcome::BadInput(format!("input.json: {e}")),
     };
-    let got = match answer(engine, &input) {
+    let got = match answer(engine, &input, case_clock(case)) {
         Ok(v) => v,
         Err(e) => {
             return Outcome::Fail {

@@ -5,6 +5,7 @@
 
 pub mod compile;
 pub mod diag;
+pub mod docs;
 pub mod eval;
 pub mod golden;
 pub mod plan;

@@ -1322,7 +1322,7 @@ pub static OPS: &[OpDoc] = &[
     OpDoc {
         name: "set",
         keys: &[],
-        summary: "Assign payload fields (path -> value); an undefined value removes the field; the key `...` assigns every key of an object to the payload's top level (`Object.assign`).",
+        summary: "Assign payload fields (path -> value); an undefined value removes the field; a key starting with `...` (`...`, `...traits`) assigns every key of an object to the payload's top level as it is (`Object.assign`; dotted keys are not split).",
         example: "- set:\n    event: \"'purchase'\"\n    properties.token: config.apiKey\n    ...: flatten(message.properties)",
     },
     OpDoc {
@@ -1446,7 +1446,7 @@ pub static SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         name: "request",
         homes: &["destination", "flow"],
-        summary: "The response each payload becomes: `version`, `type`, `method` (an HTTP method, or a text with `{{ }}`), `endpoint`, `headers`, `params`, `body` (`JSON`, `JSON_ARRAY`, `XML`, `FORM`; `JSON` is the payload unless said), `files`, `userId`, and `step` (named in its errors) and `field_order`. Strings are texts (`{{ expression }}` holes; a text that is one hole keeps the value), mappings and lists are built as written, a key `...` spreads an object in. The destination's request is the default; a flow's and an `emit`'s override it field by field (`body` format by format).",
+        summary: "The response each payload becomes: `version`, `type`, `method` (an HTTP method, or a text with `{{ }}`), `endpoint`, `headers`, `params`, `body` (`JSON`, `JSON_ARRAY`, `XML`, `FORM`; `JSON` is the payload unless said), `files`, `userId`, and `step` (named in its errors) and `field_order`. Strings are texts (`{{ expression }}` holes; a text that is one hole keeps the value), mappings and lists are built as written, a key starting with `...` (`...`, `...defaults`) spreads an object in. The destination's request is the default; a flow's and an `emit`'s override it field by field (`body` format by format).",
     },
     SectionDoc {
         name: "steps",

@@ -49,6 +49,16 @@ enum Command {
     },
     /// Measure transform throughput against the JSON floor on a large generated NDJSON file.
     Bench(bench::Args),
+    /// Write the spec language reference and the editor schema from the construct registry
+    /// (docs/spec-reference.md, schema/eventmap-spec.schema.json), or check they are current.
+    Docs {
+        /// Only check that the files are current (exit 1 when not).
+        #[arg(long)]
+        check: bool,
+        /// The repository folder the files live in.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
     /// List the destinations a mappings folder has.
     List {
         #[arg(long)]
@@ -84,6 +94,7 @@ pub fn main() -> ExitCode {
             destination,
             mappings,
         } => check(destination, mappings),
+        Command::Docs { check, root } => docs(check, &root),
         Command::List { mappings } => {
             for d in resolve_mappings(mappings).destinations() {
                 println!("{d}");
@@ -130,6 +141,36 @@ fn check(destination: Option<String>, mappings: Option<PathBuf>) -> anyhow::Resu
     }
     if bad > 0 {
         anyhow::bail!("{bad} destination(s) failed to load");
+    }
+    Ok(())
+}
+
+fn docs(check: bool, root: &std::path::Path) -> anyhow::Result<()> {
+    use eventmap::docs::{REFERENCE_PATH, SCHEMA_PATH, reference_markdown, schema_text};
+    let mut stale = Vec::new();
+    for (rel, text) in [
+        (REFERENCE_PATH, reference_markdown()),
+        (SCHEMA_PATH, schema_text()),
+    ] {
+        let path = root.join(rel);
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(text.as_str()) {
+            continue;
+        }
+        if check {
+            stale.push(rel);
+        } else {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&path, text)?;
+            println!("wrote {rel}");
+        }
+    }
+    if !stale.is_empty() {
+        anyhow::bail!(
+            "{} out of date with the registry; run `eventmap docs`",
+            stale.join(" and ")
+        );
     }
     Ok(())
 }

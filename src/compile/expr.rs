@@ -261,7 +261,7 @@ impl<'s> Cx<'s> {
         for (ek, ev) in entries {
             let name = ek.scalar_text();
             let p = join(path, &name);
-            let key = (name != "...").then_some(name);
+            let key = (!name.starts_with("...")).then_some(name);
             match self.expr(ev, &p) {
                 Some(e) => out.push((key, e)),
                 None => ok = false,

@@ -398,7 +398,7 @@ impl<'s> Cx<'s> {
         for (k, v) in entries {
             let target_text = k.scalar_text();
             let p = join(path, &target_text);
-            if target_text == "..." {
+            if target_text.starts_with("...") {
                 if let Some(value) = self.expr(v, &p) {
                     out.push(Field {
                         target: Target::Assign,

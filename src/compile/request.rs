@@ -228,7 +228,7 @@ impl<'s> Cx<'s> {
                     let name = k.scalar_text();
                     let p = join(path, &name);
                     match self.shape(item, &p) {
-                        Some(s) => out.push(((name != "...").then_some(name), s)),
+                        Some(s) => out.push(((!name.starts_with("...")).then_some(name), s)),
                         None => ok = false,
                     }
                 }

@@ -1,0 +1,159 @@
+//! The construct registry documents and tests itself: every example of every construct is
+//! evaluated (through a real spec, over the sample event the reference shows), the generated
+//! reference and schema must be current, and every shipped spec file must validate against
+//! the schema.
+
+use std::path::{Path, PathBuf};
+
+use eventmap::docs::{
+    REFERENCE_PATH, SCHEMA_PATH, reference_markdown, sample_event, schema, schema_text,
+};
+use eventmap::registry::CONSTRUCTS;
+use eventmap::{Engine, Mappings};
+use serde_json::{Value, json};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A one-flow destination whose payload's `r` is the expression's value.
+fn evaluate(expr: &str) -> Result<Option<Value>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let d = dir.path().join("ex");
+    std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+    std::fs::write(
+        d.join("destination.yaml"),
+        "destination: ex\nmessage_type: {supported: [track]}\nrequest: {endpoint: x}\n\
+         aliases: {email: [traits.email, context.traits.email]}\n",
+    )
+    .map_err(|e| e.to_string())?;
+    let quoted = serde_json::to_string(expr).map_err(|e| e.to_string())?;
+    std::fs::write(
+        d.join("track.yaml"),
+        format!("flow: track\nsteps:\n  - name: s\n    do:\n      - set: {{r: {quoted}}}\n      - emit: {{}}\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut engine = Engine::load(&Mappings::Dir(dir.path().to_owned()), "ex")
+        .map_err(|d| d.to_string())?
+        .ok_or("no destination")?;
+    let sample = sample_event();
+    engine.clock = eventmap::eval::Clock::fixed(sample["now"].as_str().unwrap_or_default())
+        .ok_or("bad clock")?;
+    let out = engine.transform(json!({
+        "message": sample["message"],
+        "destination": {"Config": sample["config"]},
+        "metadata": {"jobId": 1}
+    }));
+    let first = out.first().ok_or("no response")?;
+    if first["statusCode"] != 200 {
+        return Err(first["error"].to_string());
+    }
+    Ok(first["output"]["body"]["JSON"].get("r").cloned())
+}
+
+#[test]
+fn every_example_gives_what_the_registry_says() {
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for c in CONSTRUCTS {
+        assert!(!c.examples.is_empty(), "`{}` has no example", c.name);
+        for (expr, expected) in c.examples {
+            n += 1;
+            let want: Option<Value> = if *expected == "undefined" {
+                None
+            } else {
+                Some(serde_json::from_str(expected).unwrap_or_else(|e| {
+                    panic!("{}: example result {expected} is not JSON: {e}", c.name)
+                }))
+            };
+            match evaluate(expr) {
+                Ok(got) if got == want => {}
+                Ok(got) => failures.push(format!(
+                    "{}: `{expr}` gave {}, the registry says {expected}",
+                    c.name,
+                    got.map_or("undefined".into(), |v| v.to_string())
+                )),
+                Err(e) => failures.push(format!("{}: `{expr}` failed: {e}", c.name)),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {n} examples:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn generated_reference_and_schema_are_current() {
+    let bless = std::env::var_os("BLESS").is_some();
+    for (rel, text) in [
+        (REFERENCE_PATH, reference_markdown()),
+        (SCHEMA_PATH, schema_text()),
+    ] {
+        let path = repo().join(rel);
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        if on_disk == text {
+            continue;
+        }
+        if bless {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "BLESS is refused under CI"
+            );
+            std::fs::write(&path, text).unwrap();
+        } else {
+            panic!(
+                "{rel} is out of date with src/registry.rs: run `cargo run -- docs` (or BLESS=1 cargo test --test registry)"
+            );
+        }
+    }
+}
+
+fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            yaml_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn every_shipped_spec_file_validates_against_the_schema() {
+    let validator = jsonschema::draft7::new(&schema()).expect("the schema compiles");
+    let mut files = Vec::new();
+    yaml_files(&repo().join("mappings"), &mut files);
+    yaml_files(&repo().join("tests/fixtures/mappings"), &mut files);
+    assert!(files.len() > 10, "found only {} spec files", files.len());
+    let mut failures = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let options = serde_saphyr::options! { strict_booleans: true };
+        let doc: Value = serde_saphyr::from_str_with_options(&text, options)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for e in validator.iter_errors(&doc) {
+            failures.push(format!("{}: {} at {}", f.display(), e, e.instance_path()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_schema_refuses_what_the_compiler_refuses() {
+    let validator = jsonschema::draft7::new(&schema()).unwrap();
+    for bad in [
+        json!({"destination": "x", "workflow": 3}),
+        json!({"flow": "track", "stepz": []}),
+        json!({"flow": "track", "steps": [{"name": "s", "do": [{"sett": {}}]}]}),
+        json!({"flow": "track", "steps": [{"name": "s", "do": [{"set": {"a": {"lowercse": "x"}}}]}]}),
+    ] {
+        assert!(!validator.is_valid(&bad), "accepted {bad}");
+    }
+}
