@@ -346,7 +346,9 @@ pub fn schema() -> Value {
             "dynamic_config" => json!({"type": "boolean"}),
             "stat_tags" => json!({"type": "object"}),
             "integration_names" => json!({"type": "array", "items": {"type": "string"}}),
-            "flow" => json!({"type": "string"}),
+            "flow" => {
+                json!({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+            }
             "message_type" => json!({
                 "type": "object",
                 "additionalProperties": false,

@@ -47,8 +47,9 @@ pub struct Plan {
     pub preamble: Vec<Step>,
     /// Whether the preamble places the message type check itself (`check_type`).
     pub preamble_checks_type: bool,
-    /// Supported message type (normalised) -> its flow; the key `*` when one flow takes any type.
-    pub flows: HashMap<String, Flow>,
+    /// Supported message type (normalised) -> its flow (one flow may take several types); the
+    /// key `*` when one flow takes any type.
+    pub flows: HashMap<String, Arc<Flow>>,
     /// How many variable slots an event needs (the preamble's and the largest flow's).
     pub slots: usize,
     /// Keys of `message.integrations` that name this destination, in order.

@@ -92,6 +92,7 @@ pub enum Func {
     MapKeys,
     FilterKeys,
     Get,
+    Unset,
     CopyKeys,
     RowsToObject,
     ExternalId,
@@ -1178,6 +1179,19 @@ pub static CONSTRUCTS: &[Construct] = &[
         [("get(message, 'properties.order_id')", "\"o1\"")]
     ),
     c!(
+        "unset",
+        Unset,
+        "object",
+        None,
+        [req("object"), req("paths")],
+        "A copy of an object with the values at the given dotted paths removed (read as the static paths are; paths that are not there are ignored).",
+        "paths.forEach(p => _.unset(copy, p))",
+        [(
+            "unset(message.properties, ['products', 'tags', 'x.y'])",
+            "{\"order_id\":\"o1\",\"revenue\":\"12.5\",\"currency\":\"USD\"}"
+        )]
+    ),
+    c!(
         "copy_keys",
         CopyKeys,
         "object",
@@ -1456,7 +1470,7 @@ pub static SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         name: "flow",
         homes: &["flow"],
-        summary: "The message type a file's `steps` handle (`any` for every type).",
+        summary: "The message type a file's `steps` handle, or a list of types that share them (`flow: [identify, track]`); `any` for every type.",
     },
     SectionDoc {
         name: "aliases",

@@ -261,7 +261,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     let dest_request = cx.request_base.clone();
 
     // Pass 3: one flow per supported message type.
-    let mut flows: HashMap<String, Flow> = HashMap::new();
+    let mut flows: HashMap<String, Arc<Flow>> = HashMap::new();
     let mut flow_nodes: HashMap<String, (Arc<str>, &Node)> = HashMap::new();
     let mut slots = base_slots;
     for (file, doc) in &docs {
@@ -272,15 +272,32 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         let (flow, steps) = (doc.get("flow"), doc.get("steps"));
         match (flow, steps) {
             (Some(f), Some(s)) => {
-                let Some(t) = cx.string(f, "flow") else {
-                    continue;
+                // `flow: track` or `flow: [identify, track, group]`: one flow for each type.
+                let types: Vec<String> = match &f.kind {
+                    Kind::Seq(_) => match cx.string_list(f, "flow") {
+                        Some(l) => l.to_vec(),
+                        None => continue,
+                    },
+                    _ => match cx.string(f, "flow") {
+                        Some(t) => vec![t],
+                        None => continue,
+                    },
                 };
-                let key = if t == "any" {
-                    ANY.to_owned()
-                } else {
-                    t.clone()
-                };
-                if flows.contains_key(&key) {
+                let keys: Vec<String> = types
+                    .iter()
+                    .map(|t| {
+                        if t == "any" {
+                            ANY.to_owned()
+                        } else {
+                            t.clone()
+                        }
+                    })
+                    .collect();
+                if let Some((t, _)) = types
+                    .iter()
+                    .zip(&keys)
+                    .find(|(_, k)| flows.contains_key(*k))
+                {
                     cx.err(
                         Code::Duplicate,
                         f,
@@ -300,14 +317,14 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
                 }
                 let steps = cx.steps(s, "steps");
                 slots = slots.max(cx.slot_names.len());
-                flows.insert(
-                    key.clone(),
-                    Flow {
-                        steps,
-                        var_names: cx.slot_names.clone(),
-                    },
-                );
-                flow_nodes.insert(key, (file.clone(), f));
+                let flow = Arc::new(Flow {
+                    steps,
+                    var_names: cx.slot_names.clone(),
+                });
+                for key in keys {
+                    flows.insert(key.clone(), flow.clone());
+                    flow_nodes.insert(key, (file.clone(), f));
+                }
             }
             (Some(f), None) => cx.err(Code::MissingKey, f, "flow", "a flow needs `steps`"),
             (None, Some(_)) => {}

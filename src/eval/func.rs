@@ -751,6 +751,20 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             let segs: Vec<Box<str>> = p.split('.').map(Box::from).collect();
             js::get(&v, p, &segs).cloned().map(Cow::Owned)
         }
+        Func::Unset => {
+            let (v, paths) = (a0()?, arg(args, 1, s)?);
+            let Some(v) = v else {
+                return Ok(None);
+            };
+            let mut v = v.into_owned();
+            for p in key_list(paths.as_deref()) {
+                let segs: Vec<Box<str>> = p.split('.').map(Box::from).collect();
+                if js::get(&v, &p, &segs).is_some() {
+                    js::unset(&mut v, &p, &segs);
+                }
+            }
+            owned(v)
+        }
         Func::CopyKeys => {
             let (v, except) = (a0()?, arg(args, 1, s)?);
             let except = key_list(except.as_deref());

@@ -13,6 +13,11 @@ pub const MAX_ARRAY_INDEX: usize = 10_000;
 /// thread's stack when it is cleaned, merged or written.
 pub const MAX_PATH_DEPTH: usize = 100;
 
+/// Whether a value is NaN.
+pub fn is_nan(v: Option<&Value>) -> bool {
+    matches!(v, Some(Value::Number(n)) if num_f64(n).is_some_and(f64::is_nan))
+}
+
 /// JavaScript truthiness; `None` is `undefined`.
 pub fn truthy(v: Option<&Value>) -> bool {
     match v {
@@ -30,6 +35,7 @@ pub fn present(v: Option<&Value>) -> bool {
     match v {
         None | Some(Value::Null) => false,
         Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Number(_)) => !is_nan(v),
         _ => true,
     }
 }
@@ -181,7 +187,16 @@ pub fn number_to_js(f: f64) -> String {
 /// `JSON.stringify` writes them).
 pub fn num(f: f64) -> Value {
     if !f.is_finite() {
-        return Value::Null;
+        // NaN and the infinities stay numbers while the event is evaluated (falsy, written
+        // "NaN" by `String`); the JSON writer prints them as `null`, as `JSON.stringify` does.
+        let text = if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "Infinity"
+        } else {
+            "-Infinity"
+        };
+        return Value::Number(Number::from_string_unchecked(text.to_owned()));
     }
     if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
         #[allow(clippy::cast_possible_truncation)]
@@ -785,6 +800,27 @@ mod tests {
         assert_eq!(
             t,
             json!({"b": {}, "c": [null, {}, 0, ""], "d": {"e": []}, "f": false})
+        );
+    }
+
+    #[test]
+    fn nan_and_infinity_survive_evaluation_and_print_as_null() {
+        let nan = num(f64::NAN);
+        assert!(!truthy(Some(&nan)));
+        assert!(!present(Some(&nan)));
+        assert!(defined(Some(&nan)));
+        assert_eq!(type_name(Some(&nan)), "number");
+        assert_eq!(to_js_string(Some(&nan)), "NaN");
+        assert!(!same(Some(&nan), Some(&nan)));
+        assert_eq!(to_js_string(Some(&num(f64::INFINITY))), "Infinity");
+        assert_eq!(to_js_string(Some(&num(-1.0 / 0.0))), "-Infinity");
+        let mut m = Map::new();
+        m.insert("a".into(), nan);
+        m.insert("b".into(), Value::Array(vec![num(f64::INFINITY)]));
+        let v = Value::Object(m);
+        assert_eq!(
+            crate::protocol::json::to_js_string(&v),
+            r#"{"a":null,"b":[null]}"#
         );
     }
 
