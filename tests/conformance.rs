@@ -1,6 +1,8 @@
-//! Conformance: every recorded reference case in `../shared/conformance` run through the
-//! library and compared as JSON (list order matters). Where the reference crashed (a 5xx),
-//! the answer must be a 200 or a 400 with an error text, never a 5xx.
+//! Conformance: every recorded reference case in `../shared/conformance` (Bluecore) and in
+//! `../shared/destinations/<name>/` (each other destination shipped under `mappings/`: the
+//! reference's own tests and the recorded vectors, at the clock its `meta.json` froze) run
+//! through the library and compared as JSON (list order matters). Where the reference crashed
+//! (a 5xx), the answer must be a 200 or a 400 with an error text, never a 5xx.
 //!
 //! The recordings are not part of this repository. Without them the test says so and passes,
 //! except under `CI=true`, where a missing folder is a failure.
@@ -11,6 +13,124 @@ use std::path::{Path, PathBuf};
 
 use eventmap::{Engine, Mappings};
 use serde_json::Value;
+
+fn destinations_dir() -> PathBuf {
+    std::env::var_os("EVENTMAP_DESTINATIONS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/destinations"))
+}
+
+/// Whether a missing recordings folder may be skipped (not under CI).
+fn skip_missing(dir: &Path) -> bool {
+    if dir.is_dir() {
+        return false;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !ci,
+        "CI=true but the conformance recordings are missing at {}",
+        dir.display()
+    );
+    eprintln!(
+        "conformance: skipped, no recordings at {} (they live beside the repo in CI)",
+        dir.display()
+    );
+    true
+}
+
+/// The first way our answer to a recorded case is wrong, if any.
+fn judge(engine: &Engine, inputs: &[Value], expected: &[Value]) -> Option<String> {
+    let got: Vec<Value> = engine
+        .transform_batch(inputs.to_vec())
+        .iter()
+        .map(common::canonical)
+        .collect();
+    let crashed = expected
+        .iter()
+        .any(|e| e["statusCode"].as_u64().unwrap_or(200) >= 500);
+    if crashed {
+        let bad = got.is_empty()
+            || got.iter().any(|o| {
+                let code = o["statusCode"].as_u64().unwrap_or(0);
+                !(code == 200
+                    || (code == 400 && o["error"].as_str().is_some_and(|e| !e.is_empty())))
+            });
+        return bad.then(|| {
+            format!("the reference crashed; we must answer 200 or 400 with an error, got {got:?}")
+        });
+    }
+    common::first_difference(&Value::Array(expected.to_vec()), &Value::Array(got), "")
+}
+
+fn report(what: &str, total: usize, failures: &[String]) {
+    eprintln!(
+        "conformance {what}: {} passed, {} failed",
+        total - failures.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{what}: {} of {total} conformance cases differ:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn every_destinations_recorded_cases() {
+    let dir = destinations_dir();
+    if skip_missing(&dir) {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mappings = Mappings::Dir(repo.join("mappings"));
+    let mut scored = 0;
+    for name in mappings.destinations() {
+        let recorded = dir.join(&name);
+        if !recorded.is_dir() {
+            continue;
+        }
+        let mut engine = Engine::load(&mappings, &name)
+            .expect("specs compile")
+            .expect("specs exist");
+        let meta = common::read_json(&recorded.join("meta.json"));
+        engine.clock = eventmap::eval::Clock::fixed(meta["now"].as_str().unwrap_or_default())
+            .expect("meta.json has a `now` time");
+        let mut cases: Vec<(String, Vec<Value>, Vec<Value>)> = Vec::new();
+        if let Value::Array(suite) = common::read_json(&recorded.join("suite.json")) {
+            for c in suite {
+                cases.push((
+                    format!("suite:{}", c["id"].as_str().unwrap_or("?")),
+                    c["input"].as_array().cloned().unwrap_or_default(),
+                    c["expected"].as_array().cloned().unwrap_or_default(),
+                ));
+            }
+        }
+        if let Value::Array(vectors) = common::read_json(&recorded.join("vectors.json")) {
+            for (i, v) in vectors.into_iter().enumerate() {
+                let expected = v["output"].as_array().cloned().unwrap_or_default();
+                cases.push((format!("vectors#{i}"), vec![v["input"].clone()], expected));
+            }
+        }
+        assert!(!cases.is_empty(), "{name}: no recorded cases");
+        let failures: Vec<String> = cases
+            .iter()
+            .filter_map(|(id, i, e)| judge(&engine, i, e).map(|d| format!("{id}: {d}")))
+            .collect();
+        report(&name, cases.len(), &failures);
+        scored += 1;
+    }
+    assert!(
+        scored > 0,
+        "no shipped destination has recordings in {}",
+        dir.display()
+    );
+}
 
 fn conformance_dir() -> PathBuf {
     std::env::var_os("EVENTMAP_CONFORMANCE")
@@ -68,17 +188,7 @@ fn cases(dir: &Path) -> Vec<(String, Vec<Value>, Vec<Value>)> {
 #[test]
 fn every_recorded_reference_case() {
     let dir = conformance_dir();
-    if !dir.is_dir() {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "CI=true but the conformance recordings are missing at {}",
-            dir.display()
-        );
-        eprintln!(
-            "conformance: skipped, no recordings at {} (they live beside the repo in CI)",
-            dir.display()
-        );
+    if skip_missing(&dir) {
         return;
     }
     let mappings = Mappings::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings"));
@@ -91,49 +201,9 @@ fn every_recorded_reference_case() {
         "expected the full recordings, found {} cases",
         cases.len()
     );
-    let mut failures = Vec::new();
-    for (name, inputs, expected) in &cases {
-        let got: Vec<Value> = engine
-            .transform_batch(inputs.clone())
-            .iter()
-            .map(common::canonical)
-            .collect();
-        let crashed = expected
-            .iter()
-            .any(|e| e["statusCode"].as_u64().unwrap_or(200) >= 500);
-        if crashed {
-            let bad = got.is_empty()
-                || got.iter().any(|o| {
-                    let code = o["statusCode"].as_u64().unwrap_or(0);
-                    !(code == 200
-                        || (code == 400 && o["error"].as_str().is_some_and(|e| !e.is_empty())))
-                });
-            if bad {
-                failures.push(format!("{name}: the reference crashed; we must answer 200 or 400 with an error, got {got:?}"));
-            }
-            continue;
-        }
-        let expected = Value::Array(expected.clone());
-        let got = Value::Array(got);
-        if let Some(d) = common::first_difference(&expected, &got, "") {
-            failures.push(format!("{name}: {d}"));
-        }
-    }
-    let total = cases.len();
-    eprintln!(
-        "conformance: {} passed, {} failed",
-        total - failures.len(),
-        failures.len()
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {total} conformance cases differ:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(name, i, e)| judge(&engine, i, e).map(|d| format!("{name}: {d}")))
+        .collect();
+    report("bluecore", cases.len(), &failures);
 }

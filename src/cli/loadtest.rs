@@ -19,7 +19,7 @@ pub struct Args {
     #[arg(long)]
     seed: PathBuf,
     /// The destination to post to.
-    #[arg(long, default_value = "bluecore")]
+    #[arg(long)]
     destination: String,
     /// Items per request.
     #[arg(long, default_value_t = 200)]

@@ -90,6 +90,33 @@ fn string_arg<'v>(_name: &str, v: Option<&'v Value>) -> Result<Option<&'v str>, 
     }
 }
 
+/// The elements of the first argument, a list, without copying them: a list literal's
+/// elements are evaluated one by one (undefined ones as null, as the literal would hold them),
+/// a list read from the event is borrowed. `Ok(None)` for undefined or null.
+fn list_items<'a>(
+    name: &str,
+    args: &'a [Arg],
+    s: &Scope<'a>,
+) -> Result<Option<Vec<Cow<'a, Value>>>, Failure> {
+    if let Some(Arg::Value(Expr::Array(items))) = args.first()
+        && items.iter().all(|(spread, _)| !spread)
+    {
+        let mut out = Vec::with_capacity(items.len());
+        for (_, e) in items {
+            out.push(eval(e, s)?.unwrap_or(Cow::Owned(Value::Null)));
+        }
+        return Ok(Some(out));
+    }
+    Ok(match arg(args, 0, s)? {
+        None => None,
+        Some(Cow::Borrowed(Value::Null)) => None,
+        Some(Cow::Borrowed(Value::Array(a))) => Some(a.iter().map(Cow::Borrowed).collect()),
+        Some(Cow::Owned(Value::Array(a))) => Some(a.into_iter().map(Cow::Owned).collect()),
+        Some(Cow::Owned(Value::Null)) => None,
+        Some(other) => return Err(wrong(name, "a list", Some(&other))),
+    })
+}
+
 /// A list argument: `Ok(None)` for undefined or null.
 fn list_arg<'v>(name: &str, v: Option<&'v Value>) -> Result<Option<&'v [Value]>, Failure> {
     match v {
@@ -465,9 +492,8 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             owned(js::num(acc))
         }
         Func::Map | Func::Filter | Func::Find | Func::Some | Func::Every | Func::FlatMap => {
-            let v = a0()?;
             let name = crate::registry::of(f).name;
-            let Some(items) = list_arg(name, v.as_deref())? else {
+            let Some(items) = list_items(name, args, s)? else {
                 return Ok(match f {
                     Func::Some => boolean(false),
                     Func::Every => boolean(true),
@@ -476,9 +502,9 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             };
             let (slots, body) = lambda_arg(args, 1);
             let mut out = Vec::new();
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in items.into_iter().enumerate() {
                 let idx = Value::from(i);
-                let r = apply(slots, body, item, &idx, s)?;
+                let r = apply(slots, body, &item, &idx, s)?;
                 match f {
                     Func::Map => out.push(r.unwrap_or(Value::Null)),
                     Func::FlatMap => match r {
@@ -487,12 +513,12 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                     },
                     Func::Filter => {
                         if js::truthy(r.as_ref()) {
-                            out.push(item.clone());
+                            out.push(item.into_owned());
                         }
                     }
                     Func::Find => {
                         if js::truthy(r.as_ref()) {
-                            return Ok(owned(item.clone()));
+                            return Ok(Some(item));
                         }
                     }
                     Func::Some => {
@@ -662,13 +688,23 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::Omit => {
             let (v, keys) = (a0()?, arg(args, 1, s)?);
-            let keys = key_list(keys.as_deref());
-            match v.map(Cow::into_owned) {
-                None | Some(Value::Null) => None,
+            let keys = key_strs(keys.as_deref());
+            match v {
+                None | Some(Cow::Borrowed(Value::Null)) => None,
+                Some(Cow::Borrowed(Value::Object(o))) => owned(Value::Object(
+                    o.iter()
+                        .filter(|(k, _)| !keys.iter().any(|x| x == k.as_str()))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                )),
                 Some(v) => {
+                    let v = v.into_owned();
+                    if v.is_null() {
+                        return Ok(None);
+                    }
                     let mut m = Map::new();
                     spread_into(&mut m, v);
-                    m.retain(|k, _| !keys.contains(k));
+                    m.retain(|k, _| !keys.iter().any(|x| x == k.as_str()));
                     owned(Value::Object(m))
                 }
             }
@@ -766,12 +802,12 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             owned(v)
         }
         Func::CopyKeys => {
-            let (v, except) = (a0()?, arg(args, 1, s)?);
-            let except = key_list(except.as_deref());
-            let sources: Vec<Option<Cow<'_, Value>>> = match v.as_deref() {
-                Some(Value::Array(items)) => items.iter().map(|i| Some(Cow::Borrowed(i))).collect(),
-                None | Some(Value::Null) => Vec::new(),
-                Some(other) => vec![Some(Cow::Borrowed(other))],
+            let except = arg(args, 1, s)?;
+            let except = key_strs(except.as_deref());
+            let sources: Vec<Option<Cow<'_, Value>>> = match list_items("copy_keys", args, s) {
+                Ok(Some(items)) => items.into_iter().map(Some).collect(),
+                Ok(None) => Vec::new(),
+                Err(_) => vec![arg(args, 0, s)?],
             };
             owned(copy_keys(&sources, &except)?)
         }
@@ -839,6 +875,21 @@ fn ordered_pairs(v: Option<&Value>) -> Vec<(String, Value)> {
             .enumerate()
             .map(|(i, u)| (i.to_string(), Value::String(String::from_utf16_lossy(&[u]))))
             .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Key names given as a list of texts, borrowed.
+fn key_strs(v: Option<&Value>) -> Vec<Cow<'_, str>> {
+    match v {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(t) => Cow::Borrowed(t.as_str()),
+                other => Cow::Owned(js::to_js_string(Some(other))),
+            })
+            .collect(),
+        Some(Value::String(t)) => vec![Cow::Borrowed(t.as_str())],
         _ => Vec::new(),
     }
 }
@@ -1192,7 +1243,7 @@ fn plain_key(k: &str) -> bool {
 
 /// Every key of each truthy source not in `except`, written with `set-value` (so dotted keys
 /// nest); keys seen in earlier sources are looked up again in later ones, which then win.
-pub fn copy_keys(sources: &[Val<'_>], except: &[String]) -> Result<Value, Failure> {
+pub fn copy_keys(sources: &[Val<'_>], except: &[Cow<'_, str>]) -> Result<Value, Failure> {
     let wanted = |k: &str| !except.iter().any(|x| x == k) && !RESERVED.contains(&k);
     let all_plain = sources.iter().all(|s| match s.as_deref() {
         Some(Value::Object(m)) => m.keys().all(|k| plain_key(k) || !wanted(k)),

@@ -324,7 +324,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
     let destinations: serde_json::Map<String, Value> = registry
         .engines
         .iter()
-        .map(|(name, e)| (name.clone(), json!({"spec_hash": e.plan.spec_hash, "message_types": e.plan.message_type.supported})))
+        .map(|(name, e)| (name.clone(), json!({"spec_hash": e.plan.spec_hash, "message_types": if e.plan.message_type.any { json!("any") } else { json!(e.plan.message_type.supported) }})))
         .collect();
     let status = state
         .reload
