@@ -1,6 +1,7 @@
 //! Hardening: whatever a source sends, the engine answers. Property tests over arbitrary JSON
 //! as a request item, as a message, as a destination config, with wrong types at every path
-//! the Bluecore specs read; plus fixed cases for deep nesting, huge strings and arrays,
+//! the Bluecore specs read, and arbitrary messages and configs through every shipped
+//! destination; plus fixed cases for deep nesting, huge strings and arrays,
 //! numbers beyond i64/u64/f64, duplicate keys and fan-out floods.
 //!
 //! Every property: no panic; at least one response item per input; every item a 200 or a
@@ -22,9 +23,29 @@ fn engine() -> &'static Engine {
     })
 }
 
+/// Every shipped destination, with its declared config keys.
+fn all_engines() -> &'static [(Engine, Vec<String>)] {
+    static E: OnceLock<Vec<(Engine, Vec<String>)>> = OnceLock::new();
+    E.get_or_init(|| {
+        let m = Mappings::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings"));
+        m.destinations()
+            .iter()
+            .map(|d| {
+                let mut e = Engine::load(&m, d).unwrap().unwrap();
+                e.clock = eventmap::eval::Clock::fixed("2025-01-01T00:00:00.000Z").unwrap();
+                let keys = e.plan.config_checks.iter().map(|c| c.key.clone()).collect();
+                (e, keys)
+            })
+            .collect()
+    })
+}
+
 /// Runs one item's text through both paths and checks the invariants.
 fn check_text(text: &str) -> Result<Vec<Value>, TestCaseError> {
-    let e = engine();
+    check_text_with(engine(), text)
+}
+
+fn check_text_with(e: &Engine, text: &str) -> Result<Vec<Value>, TestCaseError> {
     let mut batch = e.batch();
     let mut fast = Vec::new();
     batch.push(text, &mut fast);
@@ -141,8 +162,65 @@ fn shaped_message() -> impl Strategy<Value = Value> {
         )
 }
 
+/// A message any destination might get: a type it takes or not, and anything at the paths
+/// destinations read.
+fn any_destination_message() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![
+            Just(json!("identify")),
+            Just(json!("track")),
+            Just(json!("page")),
+            Just(json!("screen")),
+            Just(json!("group")),
+            Just(json!("audiencelist")),
+            Just(json!("record")),
+            any_json()
+        ],
+        prop_oneof![Just(json!("Order Completed")), Just(json!("Product Added")), any_json()],
+        any_json(),
+        any_json(),
+        any_json(),
+        any_json(),
+        any_json(),
+        prop_oneof![Just(json!("2024-12-01T00:00:00.000Z")), any_json()],
+    )
+        .prop_map(|(ty, event, traits, props, products, ext, device, ts)| {
+            let mut p = match props {
+                Value::Object(m) => Value::Object(m),
+                other => json!({"x": other}),
+            };
+            p["products"] = products;
+            p["listData"] = json!({"add": [{"email": "a@b.c", "identifier": "i"}], "remove": ext.clone()});
+            json!({
+                "type": ty, "event": event, "userId": "u1", "anonymousId": "anon", "messageId": "m1",
+                "traits": traits, "properties": p, "timestamp": ts, "name": "Home",
+                "context": {"traits": {"email": "a@b.c"}, "externalId": ext, "device": device,
+                            "userAgent": "ua", "ip": "1.2.3.4", "os": {"name": "android"}},
+                "integrations": {"All": true}
+            })
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_destination_answers_whatever_it_gets(
+        pick in any::<prop::sample::Index>(),
+        message in any_destination_message(),
+        values in prop::collection::vec(any_json(), 16),
+        plausible in any::<bool>(),
+    ) {
+        let engines = all_engines();
+        let (e, keys) = &engines[pick.index(engines.len())];
+        let mut config = serde_json::Map::new();
+        for (i, k) in keys.iter().enumerate() {
+            let v = if plausible { json!("x") } else { values[i % values.len()].clone() };
+            config.insert(k.clone(), v);
+        }
+        let item = json!({"message": message, "destination": {"Config": config}, "metadata": {"jobId": 1, "secret": {"accessToken": "t"}}});
+        check_text_with(e, &serde_json::to_string(&item).unwrap())?;
+    }
 
     #[test]
     fn any_json_as_a_request_item(item in any_json()) {
