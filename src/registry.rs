@@ -1218,7 +1218,7 @@ pub static CONSTRUCTS: &[Construct] = &[
             opt("trim", "false"),
             opt("all", "false")
         ],
-        "A config table (rows `{from, to}`) as an object `from -> to`, rows with a blank `from` skipped: the reference's `getHashFromArray`; with `all`, each key holds the list of its distinct `to` values (`getHashFromArrayWithDuplicate`, which also trims).",
+        "A config table (rows `{from, to}`) as an object `from -> to`, rows with a blank `from` skipped (a `from` that is not text counts as its text): the reference's `getHashFromArray`; with `all`, each key holds the list of its distinct `to` values (`getHashFromArrayWithDuplicate`, which also trims). `rows_to_object(...)[key]` reads one key without building the object.",
         "getHashFromArray(rows, from, to, lowercase)",
         [
             (

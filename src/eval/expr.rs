@@ -120,6 +120,13 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
         },
         Expr::Index(base, key) => {
             let key = eval(key, s)?;
+            if let Expr::Call(crate::plan::Func::RowsToObject, args) = base.as_ref() {
+                let k = match key.as_deref() {
+                    Some(Value::String(t)) => Cow::Borrowed(t.as_str()),
+                    other => Cow::Owned(js::to_js_string(other)),
+                };
+                return func::rows_lookup(args, s, &k);
+            }
             match eval(base, s)? {
                 None => None,
                 Some(Cow::Borrowed(v)) => index(v, key.as_deref()).map(Cow::Borrowed),

@@ -94,10 +94,17 @@ fn string_arg<'v>(_name: &str, v: Option<&'v Value>) -> Result<Option<&'v str>, 
 /// elements are evaluated one by one (undefined ones as null, as the literal would hold them),
 /// a list read from the event is borrowed. `Ok(None)` for undefined or null.
 fn list_items<'a>(
-    name: &str,
+    f: Func,
     args: &'a [Arg],
     s: &Scope<'a>,
 ) -> Result<Option<Vec<Cow<'a, Value>>>, Failure> {
+    // `values(object)` as a list source: its values, borrowed.
+    if let Some(Arg::Value(Expr::Call(Func::Values, inner))) = args.first()
+        && let Some(Cow::Borrowed(Value::Object(m))) = arg(inner, 0, s)?
+        && !m.keys().any(|k| js::array_index(k).is_some())
+    {
+        return Ok(Some(m.values().map(Cow::Borrowed).collect()));
+    }
     if let Some(Arg::Value(Expr::Array(items))) = args.first()
         && items.iter().all(|(spread, _)| !spread)
     {
@@ -113,16 +120,16 @@ fn list_items<'a>(
         Some(Cow::Borrowed(Value::Array(a))) => Some(a.iter().map(Cow::Borrowed).collect()),
         Some(Cow::Owned(Value::Array(a))) => Some(a.into_iter().map(Cow::Owned).collect()),
         Some(Cow::Owned(Value::Null)) => None,
-        Some(other) => return Err(wrong(name, "a list", Some(&other))),
+        Some(other) => return Err(wrong(crate::registry::of(f).name, "a list", Some(&other))),
     })
 }
 
 /// A list argument: `Ok(None)` for undefined or null.
-fn list_arg<'v>(name: &str, v: Option<&'v Value>) -> Result<Option<&'v [Value]>, Failure> {
+fn list_arg(f: Func, v: Option<&Value>) -> Result<Option<&[Value]>, Failure> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => Ok(Some(a)),
-        other => Err(wrong(name, "a list", other)),
+        other => Err(wrong(crate::registry::of(f).name, "a list", other)),
     }
 }
 
@@ -240,8 +247,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::Lowercase | Func::Uppercase | Func::Trim => {
             let v = a0()?;
-            let name = crate::registry::of(f).name;
-            match string_arg(name, v.as_deref())? {
+            match string_arg("", v.as_deref())? {
                 None => None,
                 Some(t) => text(match f {
                     Func::Lowercase => t.to_lowercase(),
@@ -273,7 +279,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                 None => ",".to_owned(),
                 other => js::to_js_string(other),
             };
-            match list_arg("join", v.as_deref())? {
+            match list_arg(Func::Join, v.as_deref())? {
                 None => None,
                 Some(items) => text(
                     items
@@ -471,7 +477,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::Min | Func::Max => {
             let v = a0()?;
-            let items = list_arg(crate::registry::of(f).name, v.as_deref())?.unwrap_or(&[]);
+            let items = list_arg(f, v.as_deref())?.unwrap_or(&[]);
             let mut acc = if f == Func::Min {
                 f64::INFINITY
             } else {
@@ -492,8 +498,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             owned(js::num(acc))
         }
         Func::Map | Func::Filter | Func::Find | Func::Some | Func::Every | Func::FlatMap => {
-            let name = crate::registry::of(f).name;
-            let Some(items) = list_items(name, args, s)? else {
+            let Some(items) = list_items(f, args, s)? else {
                 return Ok(match f {
                     Func::Some => boolean(false),
                     Func::Every => boolean(true),
@@ -542,7 +547,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::Unique => {
             let v = a0()?;
-            let Some(items) = list_arg("unique", v.as_deref())? else {
+            let Some(items) = list_arg(Func::Unique, v.as_deref())? else {
                 return Ok(None);
             };
             let mut out: Vec<Value> = Vec::new();
@@ -555,7 +560,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::Flat => {
             let v = a0()?;
-            let Some(items) = list_arg("flat", v.as_deref())? else {
+            let Some(items) = list_arg(Func::Flat, v.as_deref())? else {
                 return Ok(None);
             };
             let mut out = Vec::new();
@@ -569,7 +574,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::First | Func::Last => {
             let v = a0()?;
-            let Some(items) = list_arg(crate::registry::of(f).name, v.as_deref())? else {
+            let Some(items) = list_arg(f, v.as_deref())? else {
                 return Ok(None);
             };
             let pick = if f == Func::First {
@@ -581,7 +586,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::Chunk => {
             let (v, n) = (a0()?, arg(args, 1, s)?);
-            let Some(items) = list_arg("chunk", v.as_deref())? else {
+            let Some(items) = list_arg(Func::Chunk, v.as_deref())? else {
                 return Ok(owned(Value::Array(Vec::new())));
             };
             let size = int_arg(n.as_deref(), 1.0);
@@ -660,7 +665,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::FromEntries => {
             let v = a0()?;
-            let Some(items) = list_arg("from_entries", v.as_deref())? else {
+            let Some(items) = list_arg(Func::FromEntries, v.as_deref())? else {
                 return Ok(None);
             };
             let mut m = Map::new();
@@ -804,7 +809,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         Func::CopyKeys => {
             let except = arg(args, 1, s)?;
             let except = key_strs(except.as_deref());
-            let sources: Vec<Option<Cow<'_, Value>>> = match list_items("copy_keys", args, s) {
+            let sources: Vec<Option<Cow<'_, Value>>> = match list_items(Func::CopyKeys, args, s) {
                 Ok(Some(items)) => items.into_iter().map(Some).collect(),
                 Ok(None) => Vec::new(),
                 Err(_) => vec![arg(args, 0, s)?],
@@ -1141,6 +1146,20 @@ fn clean(v: Option<Value>, mode: &str) -> Result<Value, Failure> {
 }
 
 fn rows_to_object<'a>(args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Failure> {
+    Ok(owned(rows_scan(args, s, None)?.unwrap_or(Value::Null)))
+}
+
+/// `rows_to_object(...)[key]`, without building the object.
+pub fn rows_lookup<'a>(args: &'a [Arg], s: &Scope<'a>, key: &str) -> Result<Val<'a>, Failure> {
+    Ok(rows_scan(args, s, Some(key))?.map(Cow::Owned))
+}
+
+/// Reads config rows into an object, or (given `only`) just the value of one key.
+fn rows_scan<'a>(
+    args: &'a [Arg],
+    s: &Scope<'a>,
+    only: Option<&str>,
+) -> Result<Option<Value>, Failure> {
     let rows = arg(args, 0, s)?;
     let name = |i: usize, d: &str| -> Result<String, Failure> {
         Ok(match arg(args, i, s)?.as_deref() {
@@ -1157,35 +1176,39 @@ fn rows_to_object<'a>(args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Failure
     let (from, to) = (name(1, "from")?, name(2, "to")?);
     let (lowercase, trim, all) = (flag(3, true)?, flag(4, false)?, flag(5, false)?);
     let mut out = Map::new();
+    let mut found: Option<Value> = None;
     let Some(Value::Array(rows)) = rows.as_deref() else {
-        return Ok(owned(Value::Object(out)));
+        return Ok(only.is_none().then(|| Value::Object(out)));
     };
     for row in rows {
-        let key = row.get(&from);
-        // lodash isEmpty(String(x).trim()), with undefined and null as "".
-        let blank = match key {
-            None | Some(Value::Null) => true,
-            other => js::js_trim(&js::to_js_string(other)).is_empty(),
+        let k = match row.get(&from) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(k)) => Cow::Borrowed(k.as_str()),
+            // A `from` that is not text counts as its text (JavaScript would throw on it).
+            other => Cow::Owned(js::to_js_string(other)),
         };
-        if blank {
+        // lodash isEmpty(String(x).trim()): blank rows are skipped.
+        if js::js_trim(&k).is_empty() {
             continue;
         }
-        let Some(Value::String(k)) = key else {
-            if lowercase || trim {
-                return Err(wrong("rows_to_object", "text in every `from`", key));
-            }
-            continue;
-        };
-        let mut k = if lowercase {
-            k.to_lowercase()
+        let k = if lowercase {
+            Cow::Owned(k.to_lowercase())
         } else {
-            k.clone()
+            k
         };
-        if trim {
-            k = js::js_trim(&k).to_owned();
+        let k = if trim {
+            Cow::Borrowed(js::js_trim(&k))
+        } else {
+            Cow::Borrowed(k.as_ref())
+        };
+        if only.is_some_and(|o| o != k.as_ref()) {
+            continue;
         }
         let v = row.get(&to).cloned().unwrap_or(Value::Null);
-        let slot = js::object_slot(&mut out, &k);
+        let slot = match only {
+            Some(_) => found.get_or_insert(Value::Null),
+            None => js::object_slot(&mut out, &k),
+        };
         if all {
             match slot {
                 Value::Array(list) => {
@@ -1199,7 +1222,10 @@ fn rows_to_object<'a>(args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Failure
             *slot = v;
         }
     }
-    Ok(owned(Value::Object(out)))
+    Ok(match only {
+        Some(_) => found,
+        None => Some(Value::Object(out)),
+    })
 }
 
 const RESERVED: [&str; 3] = ["__proto__", "constructor", "prototype"];
