@@ -856,28 +856,31 @@ impl<'s> Cx<'s> {
         src: Src<'_>,
         path: &str,
     ) -> Option<Arg> {
-        let AstKind::Lambda(params, body) = &v.kind else {
-            self.err_at(
-                Code::WrongType,
-                src.node,
-                src.base + v.at,
-                path,
-                format!("`{}` expects a lambda here, such as `x => x.id`", c.name),
-                None,
-            );
-            return None;
+        let problem = match &v.kind {
+            AstKind::Lambda(params, _) if params.len() > usize::from(arity) => Some(format!(
+                "`{}` gives its lambda at most {arity} parameter(s)",
+                c.name
+            )),
+            AstKind::Lambda(..) => None,
+            _ => Some(format!(
+                "`{}` expects a lambda here, such as `x => x.id`",
+                c.name
+            )),
         };
-        if params.len() > usize::from(arity) {
+        if let Some(message) = problem {
             self.err_at(
                 Code::WrongType,
                 src.node,
                 src.base + v.at,
                 path,
-                format!("`{}` gives its lambda at most {arity} parameter(s)", c.name),
+                message,
                 None,
             );
             return None;
         }
+        let AstKind::Lambda(params, body) = &v.kind else {
+            return None;
+        };
         let depth = self.scope.len();
         let slots: Vec<usize> = params.iter().map(|(_, n)| self.bind(n)).collect();
         let body = self.ast(body, src, path);

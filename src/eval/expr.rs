@@ -169,18 +169,7 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
         Expr::Object(entries) => {
             let mut m = Map::new();
             for (k, x) in entries {
-                let v = eval(x, s)?;
-                match (k, v) {
-                    (Some(name), Some(v)) => {
-                        *js::object_slot(&mut m, name) = v.into_owned();
-                    }
-                    (Some(name), None) => {
-                        // `{a: undefined}` has no `a` once written as JSON.
-                        m.shift_remove(name.as_str());
-                    }
-                    (None, Some(v)) => spread_into(&mut m, v.into_owned()),
-                    (None, None) => {}
-                }
+                put(&mut m, k.as_deref(), eval(x, s)?.map(Cow::into_owned));
             }
             owned(Value::Object(m))
         }
@@ -195,6 +184,19 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
         }
         Expr::Call(f, args) => func::call(*f, args, s)?,
     })
+}
+
+/// One member of an object being built: `key: value` (undefined removes the key, as
+/// `{a: undefined}` has no `a` once written as JSON), or `...value` when there is no key.
+pub fn put(m: &mut Map<String, Value>, key: Option<&str>, v: Option<Value>) {
+    match (key, v) {
+        (Some(name), Some(v)) => *js::object_slot(m, name) = v,
+        (Some(name), None) => {
+            m.shift_remove(name);
+        }
+        (None, Some(v)) => spread_into(m, v),
+        (None, None) => {}
+    }
 }
 
 /// `{...v}`: the own enumerable keys of a value, in JavaScript's order.

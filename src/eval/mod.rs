@@ -129,27 +129,25 @@ fn run_with(
         flow: None,
     };
     let rule = &plan.message_type;
-    if !plan.preamble_checks_type {
+    // The type check on its own, named after the step the rule gives.
+    let check_type = |st: &mut State| {
         event
-            .check_type(&mut st)
+            .check_type(st)
             .map_err(|(implicit_step, failure)| StepFailure {
                 step: implicit_step.unwrap_or(&rule.check_step).to_owned(),
                 child: None,
                 failure,
-            })?;
+            })
+    };
+    if !plan.preamble_checks_type {
+        check_type(&mut st)?;
     }
     if event.run_steps(&plan.preamble, &mut st)? == Control::Return {
         return Ok(st.out);
     }
     if st.flow.is_none() {
         // The destination's steps skipped their `check_type`: check here.
-        event
-            .check_type(&mut st)
-            .map_err(|(implicit_step, failure)| StepFailure {
-                step: implicit_step.unwrap_or(&rule.check_step).to_owned(),
-                child: None,
-                failure,
-            })?;
+        check_type(&mut st)?;
     }
     let Some(flow) = st.flow.as_ref().and_then(|k| plan.flows.get(k)) else {
         return Err(StepFailure {

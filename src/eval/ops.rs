@@ -392,17 +392,7 @@ fn shape_value(shape: &Shape, s: &Scope<'_>) -> Result<Option<Value>, Failure> {
         Shape::Object(entries) => {
             let mut m = Map::new();
             for (k, sh) in entries {
-                let v = shape_value(sh, s)?;
-                match (k, v) {
-                    (Some(k), Some(v)) => {
-                        *js::object_slot(&mut m, k) = v;
-                    }
-                    (Some(k), None) => {
-                        m.shift_remove(k.as_str());
-                    }
-                    (None, Some(v)) => super::expr::spread_into(&mut m, v),
-                    (None, None) => {}
-                }
+                super::expr::put(&mut m, k.as_deref(), shape_value(sh, s)?);
             }
             Some(Value::Object(m))
         }
