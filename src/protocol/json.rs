@@ -172,17 +172,23 @@ pub fn without_lone_surrogates(text: &str) -> Option<String> {
 pub fn is_js_canonical(raw: &str) -> bool {
     let b = raw.as_bytes();
     let mut i = 0;
-    let mut depth = 0usize;
+    // The keys seen in each open object (`None` for a list), to catch duplicate keys, which
+    // JavaScript collapses (the last value wins).
+    let mut open: Vec<Option<Vec<&str>>> = Vec::new();
     while i < b.len() {
         match b[i] {
             // Deeper than the parser goes: let the parser say so.
-            b'[' | b'{' if depth >= 128 => return false,
-            b'[' | b'{' => {
-                depth += 1;
+            b'[' | b'{' if open.len() >= 128 => return false,
+            b'{' => {
+                open.push(Some(Vec::new()));
+                i += 1;
+            }
+            b'[' => {
+                open.push(None);
                 i += 1;
             }
             b']' | b'}' => {
-                depth = depth.saturating_sub(1);
+                open.pop();
                 i += 1;
             }
             b'"' => {
@@ -201,8 +207,18 @@ pub fn is_js_canonical(raw: &str) -> bool {
                     digits_only &= b[i].is_ascii_digit();
                     i += 1;
                 }
-                if digits_only && i > start && b.get(i + 1) == Some(&b':') {
-                    return false;
+                let is_key = b.get(i + 1) == Some(&b':');
+                if is_key {
+                    if digits_only && i > start {
+                        return false;
+                    }
+                    if let Some(Some(keys)) = open.last_mut() {
+                        let key = &raw[start..i.min(raw.len())];
+                        if keys.len() >= 64 || keys.contains(&key) {
+                            return false;
+                        }
+                        keys.push(key);
+                    }
                 }
                 i += 1;
             }
@@ -256,5 +272,7 @@ mod tests {
         assert!(!is_js_canonical(r#"{"a":"\u00e9"}"#));
         assert!(!is_js_canonical(r#"{"a":12345678901234567890}"#));
         assert!(is_js_canonical(r#"{"a":"\"12\":"}"#));
+        assert!(!is_js_canonical(r#"{"jobId":1,"jobId":2}"#));
+        assert!(is_js_canonical(r#"{"a":{"k":1},"b":{"k":2}}"#));
     }
 }

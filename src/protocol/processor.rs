@@ -208,6 +208,8 @@ fn some_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D:
 /// A destination as a batch has seen it: its raw text, its config parsed once.
 struct CachedDestination {
     raw: String,
+    /// Where the raw text it was read from lives (the inputs of a compacted request share one).
+    ptr: usize,
     config: Value,
     /// Dynamic config applies and the config holds a `{{` string: such items take the slow
     /// path, since resolving changes the event.
@@ -258,11 +260,64 @@ impl<'p> Batch<'p> {
                 return;
             }
         };
+        let whole = || serde_json::from_str::<Value>(text);
+        self.run_parts(item.message, item.destination, item.metadata, &whole, out);
+    }
+
+    /// One request item given in parts (a compacted request's input, message and metadata,
+    /// with its shared destination) -> its responses, appended to `out`. The destination is
+    /// parsed once for all the inputs that share it.
+    pub fn push_parts<'a>(
+        &mut self,
+        message: Option<&'a RawValue>,
+        metadata: Option<&'a RawValue>,
+        destination: &'a RawValue,
+        out: &mut Vec<Response<'a>>,
+    ) where
+        'p: 'a,
+    {
+        let parse = |raw: &RawValue| {
+            serde_json::from_str::<Value>(raw.get()).or_else(|e| {
+                without_lone_surrogates(raw.get())
+                    .map_or(Err(e), |t| serde_json::from_str::<Value>(&t))
+            })
+        };
+        let message = match message.map(parse).transpose() {
+            Ok(m) => m.unwrap_or(Value::Null),
+            Err(e) => {
+                out.push(unreadable(self.plan, &e));
+                return;
+            }
+        };
+        let whole = || -> Result<Value, serde_json::Error> {
+            let mut m = Map::new();
+            m.insert("message".into(), message.clone());
+            m.insert("destination".into(), parse(destination)?);
+            if let Some(md) = metadata {
+                m.insert("metadata".into(), parse(md)?);
+            }
+            Ok(Value::Object(m))
+        };
+        self.run_parts(message.clone(), Some(destination), metadata, &whole, out);
+    }
+
+    /// The common path of both ways in: the destination from the cache, the metadata echoed
+    /// raw where it can be, and the whole item (`whole`) only for dynamic config.
+    fn run_parts<'a>(
+        &mut self,
+        message: Value,
+        destination: Option<&'a RawValue>,
+        metadata: Option<&'a RawValue>,
+        whole: &dyn Fn() -> Result<Value, serde_json::Error>,
+        out: &mut Vec<Response<'a>>,
+    ) where
+        'p: 'a,
+    {
         let plan = self.plan;
-        let hit =
-            matches!((&self.destination, item.destination), (Some(c), Some(d)) if c.raw == d.get());
+        let hit = matches!((&self.destination, destination), (Some(c), Some(d))
+            if c.ptr == d.get().as_ptr() as usize && c.raw.len() == d.get().len() || c.raw == d.get());
         if !hit {
-            match cache_destination(plan, item.destination) {
+            match cache_destination(plan, destination) {
                 Ok(d) => self.destination = Some(d),
                 Err(e) => {
                     self.destination = None;
@@ -275,17 +330,17 @@ impl<'p> Batch<'p> {
             return;
         };
         if dest.dynamic {
-            match serde_json::from_str::<Value>(text) {
+            match whole() {
                 Ok(v) => out.extend(transform_value(plan, v, self.clock)),
                 Err(e) => out.push(unreadable(plan, &e)),
             }
             return;
         }
-        let message = match item.message {
+        let message = match message {
             m @ Value::Object(_) => m,
             _ => Value::Object(Map::new()),
         };
-        let (meta, md) = match item.metadata {
+        let (meta, md) = match metadata {
             None => (Meta::Absent, Value::Null),
             Some(raw) => {
                 let canonical = is_js_canonical(raw.get());
@@ -335,6 +390,7 @@ fn cache_destination(
     let dynamic = plan.dynamic_config && !flag_off && has_template(&config);
     Ok(CachedDestination {
         raw: text.to_owned(),
+        ptr: text.as_ptr() as usize,
         config,
         dynamic,
     })

@@ -7,14 +7,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{ConnectInfo, OriginalUri, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
+use super::body::{self, BodyError};
 use super::{AppState, peak_rss_bytes, rfc3339};
 use crate::Engine;
 use crate::protocol::json::write_js_of;
@@ -23,7 +25,7 @@ use crate::spec::valid_destination_name;
 
 const COMPACTED: &str = "json+compactedv1";
 
-fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
+pub fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
     let body = json!({"error": message.into()});
     (
         status,
@@ -36,24 +38,44 @@ fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
 /// What went wrong with a request as a whole.
 struct BadRequest(String);
 
-/// `POST /v0/destinations/{name}`
+/// A response item chunk is sent once it holds this many bytes.
+const CHUNK: usize = 64 * 1024;
+
+/// `POST /v0/destinations/{name}`: the body is read within the limits, checked whole, and
+/// answered item by item as the items are mapped (the answer is streamed, so memory follows
+/// the request, not its answer).
 pub async fn transform(
     State(state): State<Arc<AppState>>,
-    Path(name): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    name: Result<Path<String>, PathRejection>,
+    req: Request,
 ) -> Response {
     let started = Instant::now();
-    if !valid_destination_name(&name) {
-        return json_error(
-            StatusCode::BAD_REQUEST,
-            "a destination name is letters, digits, `_` and `-`",
-        );
-    }
-    let body = match body {
+    let name = match name {
+        Ok(Path(n)) if valid_destination_name(&n) => n,
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "a destination name is letters, digits, `_` and `-`",
+            );
+        }
+    };
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (body, held) = match body::read(
+        body,
+        declared,
+        state.body_limit,
+        &state.limits,
+        &state.budget,
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        Err(BodyError::TooLarge) => {
             return json_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!(
@@ -62,17 +84,50 @@ pub async fn transform(
                 ),
             );
         }
-        Err(rejection) => {
+        Err(BodyError::Busy) => {
+            let mut r = json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server holds as many request bytes as it may; retry shortly",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return r;
+        }
+        Err(BodyError::Slow) => {
+            let mut r = json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body arrived slower than {} bytes/s",
+                    state.limits.body_min_rate
+                ),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        Err(BodyError::Broken(e)) => {
             return json_error(
                 StatusCode::BAD_REQUEST,
-                format!("cannot read the request body: {rejection}"),
+                format!("cannot read the request body: {e}"),
             );
         }
     };
     let registry = state.registry.load_full();
     let Some(engine) = registry.get(&name).cloned() else {
         if let Some(upstream) = &state.upstream {
-            return forward(&state, upstream, &uri, headers, body).await;
+            let client = parts
+                .extensions
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0);
+            return super::forward::forward(
+                &state,
+                upstream,
+                &parts.uri,
+                &parts.headers,
+                body,
+                client,
+            )
+            .await;
         }
         return json_error(
             StatusCode::NOT_FOUND,
@@ -82,43 +137,74 @@ pub async fn transform(
             ),
         );
     };
-    let compacted = headers
+    let compacted = parts
+        .headers
         .get("x-content-format")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case(COMPACTED));
-    let label = engine.plan.name.clone();
-    let result = tokio::task::spawn_blocking(move || run_batch(&engine, &body, compacted)).await;
-    let (response, status, items) = match result {
-        Ok(Ok((json, items))) => {
-            let mut r = Response::new(Body::from(json));
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let producer = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let counts = run_batch(&engine, &body, compacted, head_tx, &chunk_tx);
+        drop(held);
+        if let Some(items) = counts {
+            let took = started.elapsed();
+            let label = &engine.plan.name;
+            producer.metrics.request(label, 200, &items, took);
+            let events: u64 = items.iter().map(|(_, n)| n).sum();
+            tracing::info!(destination = %label, status = 200, events, ms = %format_args!("{:.3}", took.as_secs_f64() * 1e3), "transform");
+        }
+    });
+    match head_rx.await {
+        Ok(Ok(())) => {
+            let stream = tokio_stream::wrappers::ReceiverStream::new(chunk_rx);
+            let mut r = Response::new(Body::from_stream(stream));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            (r, StatusCode::OK, items)
+            r
         }
-        Ok(Err(BadRequest(msg))) => (
-            json_error(StatusCode::BAD_REQUEST, msg.clone()),
-            StatusCode::BAD_REQUEST,
-            Vec::new(),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "transform task failed");
-            (
-                json_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error while transforming",
-                ),
+        Ok(Err(BadRequest(msg))) => json_error(StatusCode::BAD_REQUEST, msg),
+        Err(_) => {
+            tracing::error!("transform task ended before answering");
+            json_error(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Vec::new(),
+                "internal error while transforming",
             )
         }
-    };
-    let took = started.elapsed();
-    state.metrics.request(&label, status.as_u16(), &items, took);
-    let events: u64 = items.iter().map(|(_, n)| n).sum();
-    tracing::info!(destination = %label, status = status.as_u16(), events, ms = %format_args!("{:.3}", took.as_secs_f64() * 1e3), "transform");
+    }
+}
+
+/// Logs and counts every response with an error status (method, path, status; never a body
+/// or a query string, which may carry secrets).
+pub async fn log_rejections(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        // Forwarded requests are counted as forwards; their own answer is the upstream's.
+        let forwarded = response.extensions().get::<Forwarded>().is_some();
+        if !forwarded {
+            state.metrics.rejected(status.as_u16());
+            tracing::info!(%method, path = %abbreviate_path(&path), status = status.as_u16(), "rejected");
+        }
+    }
     response
+}
+
+/// Marks a response that came from the upstream.
+#[derive(Clone, Copy)]
+pub struct Forwarded;
+
+fn abbreviate_path(p: &str) -> String {
+    crate::eval::js::abbreviate(p)
 }
 
 #[derive(Deserialize)]
@@ -154,30 +240,26 @@ fn id_text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-/// One compacted input made whole again, or the reason it cannot be.
-enum Whole<'a> {
-    Item(String),
-    Missing {
-        metadata: Option<&'a RawValue>,
-        error: String,
-    },
-}
-
-fn rebuild<'a>(c: &Compacted<'a>, input: &'a RawValue) -> Whole<'a> {
+/// The parts of one compacted input (message, metadata, its destination), or why it has none.
+#[allow(clippy::type_complexity)]
+fn parts_of<'a>(
+    c: &Compacted<'a>,
+    input: &'a RawValue,
+) -> Result<
+    (Option<&'a RawValue>, Option<&'a RawValue>, &'a RawValue),
+    (Option<&'a RawValue>, String),
+> {
     let Ok(parts) = serde_json::from_str::<CompactedInput<'a>>(input.get()) else {
-        return Whole::Missing {
-            metadata: None,
-            error: "a compacted input must be an object with message and metadata".into(),
-        };
+        return Err((
+            None,
+            "a compacted input must be an object with message and metadata".into(),
+        ));
     };
     let ids: Ids = parts
         .metadata
         .and_then(|m| serde_json::from_str(m.get()).ok())
         .unwrap_or_default();
-    let missing = |error: String| Whole::Missing {
-        metadata: parts.metadata,
-        error,
-    };
+    let missing = |error: String| Err((parts.metadata, error));
     let Some(dest_id) = id_text(ids.destination_id.as_ref()) else {
         return missing("metadata.destinationId is missing: the compacted form needs it to find the destination".into());
     };
@@ -188,134 +270,141 @@ fn rebuild<'a>(c: &Compacted<'a>, input: &'a RawValue) -> Whole<'a> {
     };
     let source_id = id_text(ids.source_id.as_ref()).unwrap_or_default();
     let key = format!("{source_id}:{dest_id}");
-    let Some(connection) = c.connections.get(&key) else {
+    if !c.connections.contains_key(&key) {
         return missing(format!(
             "connection `{key}` is not among the request's connections"
         ));
-    };
-    let null = "null";
-    Whole::Item(format!(
-        r#"{{"message":{},"metadata":{},"destination":{},"connection":{}}}"#,
-        parts.message.map_or(null, RawValue::get),
-        parts.metadata.map_or(null, RawValue::get),
-        destination.get(),
-        connection.get(),
-    ))
+    }
+    Ok((parts.message, parts.metadata, destination))
 }
 
-/// Parses and maps one request body; returns the response JSON and item counts by status.
+/// Writes response items into chunks as they come, sending each full chunk on; false when
+/// the client has gone (the rest is not worth mapping).
+struct Chunks<'c> {
+    buf: Vec<u8>,
+    first: bool,
+    tx: &'c tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ok: u64,
+    bad: u64,
+}
+
+impl Chunks<'_> {
+    fn push(&mut self, responses: &mut Vec<crate::protocol::Response<'_>>) -> bool {
+        for r in responses.drain(..) {
+            if r.status() == 200 {
+                self.ok += 1;
+            } else {
+                self.bad += 1;
+            }
+            self.buf.push(if self.first { b'[' } else { b',' });
+            self.first = false;
+            // Writing to a Vec cannot fail.
+            let _ = write_js_of(&mut self.buf, &r);
+        }
+        if self.buf.len() >= CHUNK {
+            let chunk = Bytes::from(std::mem::replace(
+                &mut self.buf,
+                Vec::with_capacity(CHUNK + 4096),
+            ));
+            return self.tx.blocking_send(Ok(chunk)).is_ok();
+        }
+        true
+    }
+
+    fn finish(mut self) -> Vec<(u16, u64)> {
+        if self.first {
+            self.buf.push(b'[');
+        }
+        self.buf.push(b']');
+        let _ = self.tx.blocking_send(Ok(Bytes::from(self.buf)));
+        vec![(200, self.ok), (400, self.bad)]
+    }
+}
+
+/// Parses and checks one request body whole (answering `head` with whether it can be
+/// mapped), then maps it item by item into `tx`. Returns the item counts by status.
 #[allow(clippy::type_complexity)]
 fn run_batch(
     engine: &Engine,
     body: &[u8],
     compacted: bool,
-) -> Result<(Vec<u8>, Vec<(u16, u64)>), BadRequest> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| BadRequest("request body is not UTF-8 JSON".into()))?;
+    head: tokio::sync::oneshot::Sender<Result<(), BadRequest>>,
+    tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Option<Vec<(u16, u64)>> {
+    let refuse = |head: tokio::sync::oneshot::Sender<Result<(), BadRequest>>, msg: String| {
+        let _ = head.send(Err(BadRequest(msg)));
+        None
+    };
+    let Ok(text) = std::str::from_utf8(body) else {
+        return refuse(head, "request body is not UTF-8 JSON".into());
+    };
+    let mut out = Chunks {
+        buf: Vec::with_capacity(CHUNK + 4096),
+        first: true,
+        tx,
+        ok: 0,
+        bad: 0,
+    };
     let mut responses = Vec::new();
     let mut batch = engine.batch();
-    let rebuilt: Vec<Whole<'_>>;
     if compacted {
-        let c: Compacted<'_> = serde_json::from_str(text).map_err(|e| {
-            BadRequest(format!(
-                "x-content-format is {COMPACTED} but the body is not {{\"input\": [...], \"destinations\": {{...}}, \"connections\": {{...}}}}: {e}"
-            ))
-        })?;
+        let c: Compacted<'_> = match serde_json::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                return refuse(
+                    head,
+                    format!(
+                        "x-content-format is {COMPACTED} but the body is not {{\"input\": [...], \"destinations\": {{...}}, \"connections\": {{...}}}}: {e}"
+                    ),
+                );
+            }
+        };
         if c.input.is_empty() {
-            return Err(BadRequest("request body has no input items".into()));
+            return refuse(head, "request body has no input items".into());
         }
-        rebuilt = c.input.iter().map(|i| rebuild(&c, i)).collect();
-        for w in &rebuilt {
-            match w {
-                Whole::Item(t) => batch.push(t, &mut responses),
-                Whole::Missing { metadata, error } => {
-                    let meta = metadata.map_or(Meta::Absent, Meta::Raw);
-                    responses.push(failure(
-                        &engine.plan,
-                        meta,
-                        error.clone(),
-                        "instrumentation",
-                    ));
+        let _ = head.send(Ok(()));
+        for input in &c.input {
+            match parts_of(&c, input) {
+                Ok((message, metadata, destination)) => {
+                    batch.push_parts(message, metadata, destination, &mut responses);
                 }
+                Err((metadata, error)) => {
+                    let meta = metadata.map_or(Meta::Absent, Meta::Raw);
+                    responses.push(failure(&engine.plan, meta, error, "instrumentation"));
+                }
+            }
+            if !out.push(&mut responses) {
+                return None;
             }
         }
     } else {
         let trimmed = text.trim_start();
         if !trimmed.starts_with('[') {
-            return Err(BadRequest(
+            return refuse(
+                head,
                 if serde_json::from_str::<&RawValue>(text).is_ok() {
                     "request body must be a JSON array of request items".into()
                 } else {
                     "request body is not valid JSON".into()
                 },
-            ));
+            );
         }
-        let items: Vec<&RawValue> = serde_json::from_str(text)
-            .map_err(|e| BadRequest(format!("request body is not a valid JSON array: {e}")))?;
+        let items: Vec<&RawValue> = match serde_json::from_str(text) {
+            Ok(i) => i,
+            Err(e) => return refuse(head, format!("request body is not a valid JSON array: {e}")),
+        };
         if items.is_empty() {
-            return Err(BadRequest("request body is an empty array".into()));
+            return refuse(head, "request body is an empty array".into());
         }
+        let _ = head.send(Ok(()));
         for item in &items {
             batch.push(item.get(), &mut responses);
-        }
-    }
-    let mut out = Vec::with_capacity(body.len() + body.len() / 4);
-    write_js_of(&mut out, &responses[..])
-        .map_err(|e| BadRequest(format!("cannot write the response: {e}")))?;
-    let ok = responses.iter().filter(|r| r.status() == 200).count() as u64;
-    let bad = responses.len() as u64 - ok;
-    Ok((out, vec![(200, ok), (400, bad)]))
-}
-
-/// Hands a request for a destination without specs here to the upstream, unchanged.
-async fn forward(
-    state: &AppState,
-    upstream: &str,
-    uri: &axum::http::Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let started = Instant::now();
-    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
-    let url = format!("{upstream}{path}");
-    let mut req = state.client.post(&url).body(body);
-    for (k, v) in &headers {
-        if k != header::HOST && k != header::CONTENT_LENGTH {
-            req = req.header(k, v);
-        }
-    }
-    let result = req.send().await;
-    let response = match result {
-        Ok(resp) => {
-            let status = resp.status();
-            let content_type = resp.headers().get(header::CONTENT_TYPE).cloned();
-            match resp.bytes().await {
-                Ok(bytes) => {
-                    let mut r = Response::new(Body::from(bytes));
-                    *r.status_mut() = status;
-                    if let Some(ct) = content_type {
-                        r.headers_mut().insert(header::CONTENT_TYPE, ct);
-                    }
-                    r
-                }
-                Err(e) => json_error(
-                    StatusCode::BAD_GATEWAY,
-                    format!("upstream answer could not be read: {e}"),
-                ),
+            if !out.push(&mut responses) {
+                return None;
             }
         }
-        Err(e) => json_error(
-            StatusCode::BAD_GATEWAY,
-            format!("upstream {upstream} did not answer: {e}"),
-        ),
-    };
-    state.metrics.request(
-        "upstream",
-        response.status().as_u16(),
-        &[],
-        started.elapsed(),
-    );
-    response
+    }
+    Some(out.finish())
 }
 
 /// `GET /health`
@@ -337,6 +426,11 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
         "destinations": destinations,
         "last_reload": status.last_reload.map(rfc3339),
         "last_reload_error": status.last_error,
+        "pending_removal": status.pending_removal.as_ref().map(|(names, since)| json!({
+            "destinations": names,
+            "since": rfc3339(*since),
+            "grace_seconds": state.removal_grace.as_secs_f64(),
+        })),
         "upstream": state.upstream,
         "peak_rss_bytes": peak_rss_bytes(),
     });
@@ -368,6 +462,17 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+pub async fn method_not_allowed(req: Request) -> Response {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} is not allowed on {}",
+            req.method(),
+            abbreviate_path(req.uri().path())
+        ),
+    )
 }
 
 pub async fn not_found(uri: OriginalUri) -> Response {

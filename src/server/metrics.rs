@@ -25,6 +25,13 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     reloads: u64,
     reload_failures: u64,
+    /// Requests refused as a whole, by HTTP status.
+    rejected: BTreeMap<u16, u64>,
+    /// Requests handed to the upstream, by the status answered.
+    forwarded: BTreeMap<u16, u64>,
+    forward_latency: Histogram,
+    /// Connections closed for a slow or idle client.
+    slow_closed: u64,
 }
 
 #[derive(Default)]
@@ -57,6 +64,30 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += s;
+    }
+
+    /// A request refused as a whole (bad name, unknown path, too large, busy, too slow, ...).
+    pub fn rejected(&self, status: u16) {
+        *self.lock().rejected.entry(status).or_default() += 1;
+    }
+
+    /// A request handed to the upstream, and the status it was answered with.
+    pub fn forwarded(&self, status: u16, took: Duration) {
+        let mut m = self.lock();
+        *m.forwarded.entry(status).or_default() += 1;
+        let s = took.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if s <= *b {
+                m.forward_latency.counts[i] += 1;
+            }
+        }
+        m.forward_latency.count += 1;
+        m.forward_latency.sum += s;
+    }
+
+    /// A connection closed because its client was too slow or idle.
+    pub fn slow_client(&self) {
+        self.lock().slow_closed += 1;
     }
 
     pub fn reloaded(&self, ok: bool) {
@@ -135,6 +166,48 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE eventmap_reload_failures_total counter");
         let _ = writeln!(out, "eventmap_reload_failures_total {}", m.reload_failures);
+        let _ = writeln!(
+            out,
+            "# HELP eventmap_rejected_requests_total Requests refused as a whole, by HTTP status."
+        );
+        let _ = writeln!(out, "# TYPE eventmap_rejected_requests_total counter");
+        for (c, n) in &m.rejected {
+            let _ = writeln!(out, "eventmap_rejected_requests_total{{code=\"{c}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP eventmap_upstream_requests_total Requests forwarded to the upstream, by the status answered (502 and 504: the upstream failed)."
+        );
+        let _ = writeln!(out, "# TYPE eventmap_upstream_requests_total counter");
+        for (c, n) in &m.forwarded {
+            let _ = writeln!(out, "eventmap_upstream_requests_total{{code=\"{c}\"}} {n}");
+        }
+        let h = &m.forward_latency;
+        let _ = writeln!(
+            out,
+            "# HELP eventmap_upstream_duration_seconds Forwarded request latency."
+        );
+        let _ = writeln!(out, "# TYPE eventmap_upstream_duration_seconds histogram");
+        for (i, b) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "eventmap_upstream_duration_seconds_bucket{{le=\"{b}\"}} {}",
+                h.counts[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "eventmap_upstream_duration_seconds_bucket{{le=\"+Inf\"}} {}",
+            h.count
+        );
+        let _ = writeln!(out, "eventmap_upstream_duration_seconds_sum {}", h.sum);
+        let _ = writeln!(out, "eventmap_upstream_duration_seconds_count {}", h.count);
+        let _ = writeln!(
+            out,
+            "# HELP eventmap_slow_clients_closed_total Connections closed for a client too slow to send its request or idle too long."
+        );
+        let _ = writeln!(out, "# TYPE eventmap_slow_clients_closed_total counter");
+        let _ = writeln!(out, "eventmap_slow_clients_closed_total {}", m.slow_closed);
         out
     }
 }

@@ -3,7 +3,10 @@
 //! compiled off the request path and swapped in atomically on change or SIGHUP; requests in
 //! flight finish on the set they started with.
 
+mod body;
+mod forward;
 mod handlers;
+pub mod listen;
 mod metrics;
 mod registry;
 mod reload;
@@ -14,10 +17,10 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::spec::Mappings;
+pub use listen::Limits;
 pub use metrics::Metrics;
 pub use registry::Registry;
 
@@ -34,6 +37,29 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Wait after a file change before reloading, so one save is one reload.
     pub debounce: Duration,
+    /// How long a spec set that drops a served destination is held back before the removal
+    /// takes effect (unless SIGHUP confirms it sooner).
+    pub removal_grace: Duration,
+    pub limits: Limits,
+    pub upstream_connect_timeout: Duration,
+    pub upstream_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// The defaults `eventmap serve` documents, for `mappings` on `listen`.
+    pub fn new(listen: SocketAddr, mappings: Mappings) -> Self {
+        ServerConfig {
+            listen,
+            mappings,
+            upstream: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            debounce: Duration::from_millis(300),
+            removal_grace: Duration::from_secs(10),
+            limits: Limits::default(),
+            upstream_connect_timeout: Duration::from_secs(5),
+            upstream_timeout: Duration::from_secs(30),
+        }
+    }
 }
 
 /// The outcome of the last reload, for /health.
@@ -41,6 +67,9 @@ pub struct ServerConfig {
 pub struct ReloadStatus {
     pub last_reload: Option<SystemTime>,
     pub last_error: Option<String>,
+    /// Destinations a newer spec set no longer has, still served until the removal is
+    /// confirmed, and since when.
+    pub pending_removal: Option<(Vec<String>, SystemTime)>,
 }
 
 /// Everything a request handler can see.
@@ -52,52 +81,71 @@ pub struct AppState {
     pub metrics: Metrics,
     pub reload: Mutex<ReloadStatus>,
     pub body_limit: usize,
+    pub limits: Limits,
+    /// Request bytes in flight, server-wide (kibibyte permits).
+    pub budget: Arc<tokio::sync::Semaphore>,
+    pub removal_grace: Duration,
 }
 
 impl AppState {
-    /// Compiles every destination of `mappings`; an invalid spec set is an error.
+    /// Compiles every destination of `mappings`; an invalid spec set is an error. Limits and
+    /// timeouts are the defaults; see [`AppState::with_config`].
     pub fn new(
         mappings: Mappings,
         upstream: Option<String>,
         body_limit: usize,
     ) -> Result<Self, String> {
-        let registry = Registry::load(&mappings)?;
+        let mut config = ServerConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), mappings);
+        config.upstream = upstream;
+        config.body_limit = body_limit;
+        Self::with_config(&config)
+    }
+
+    pub fn with_config(config: &ServerConfig) -> Result<Self, String> {
+        let registry = Registry::load(&config.mappings)?;
         Ok(AppState {
             registry: ArcSwap::from_pointee(registry),
-            mappings,
-            upstream: upstream.map(|u| u.trim_end_matches('/').to_owned()),
-            client: reqwest::Client::new(),
+            mappings: config.mappings.clone(),
+            upstream: config
+                .upstream
+                .as_ref()
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            client: forward::client(config.upstream_connect_timeout, config.upstream_timeout),
             metrics: Metrics::default(),
             reload: Mutex::new(ReloadStatus {
                 last_reload: Some(SystemTime::now()),
                 last_error: None,
+                pending_removal: None,
             }),
-            body_limit,
+            body_limit: config.body_limit,
+            limits: config.limits,
+            budget: body::budget(&config.limits),
+            removal_grace: config.removal_grace,
         })
     }
 }
 
-/// The service's routes.
+/// The service's routes. Every response with an error status is logged (method, path,
+/// status; never a body) and counted.
 pub fn app(state: Arc<AppState>) -> Router {
-    let limit = state.body_limit;
     Router::new()
         .route("/v0/destinations/{name}", post(handlers::transform))
         .route("/health", get(handlers::health))
         .route("/features", get(handlers::features))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
-        .layer(DefaultBodyLimit::max(limit))
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            handlers::log_rejections,
+        ))
         .with_state(state)
 }
 
-/// Runs the service until SIGTERM or Ctrl-C, then lets requests in flight finish.
+/// Runs the service until SIGTERM or Ctrl-C, then lets requests in flight finish within the
+/// shutdown deadline; a second signal ends the process at once.
 pub async fn serve(config: ServerConfig) -> std::io::Result<()> {
-    let state = AppState::new(
-        config.mappings.clone(),
-        config.upstream.clone(),
-        config.body_limit,
-    )
-    .map_err(std::io::Error::other)?;
+    let state = AppState::with_config(&config).map_err(std::io::Error::other)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     // A line tools can wait for (the load bench starts the server on port 0).
@@ -111,7 +159,8 @@ pub async fn serve(config: ServerConfig) -> std::io::Result<()> {
     .await
 }
 
-/// Runs the service on a bound listener until `shutdown` resolves; requests in flight finish.
+/// Runs the service on a bound listener until `shutdown` resolves; requests in flight finish
+/// (within the state's shutdown deadline).
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -121,17 +170,25 @@ pub async fn serve_with(
     {
         let reg = state.registry.load();
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, destinations = ?reg.names(), "listening");
+        tracing::info!(%addr, destinations = ?reg.names(), limits = ?state.limits, "listening");
     }
     reload::spawn(state.clone(), debounce);
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    listen::run(listener, app(state.clone()), state, shutdown).await;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// The first SIGTERM or Ctrl-C; a second one ends the process at once.
 async fn shutdown_signal() {
+    first_signal().await;
+    tokio::spawn(async {
+        first_signal().await;
+        tracing::warn!("second signal: exiting now, without waiting for requests in flight");
+        std::process::exit(130);
+    });
+}
+
+async fn first_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -150,7 +207,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: no new connections, finishing requests in flight");
 }
 
 /// The peak resident set size of this process, where the system tells it.
