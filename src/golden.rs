@@ -1,5 +1,7 @@
-//! Golden cases: a folder with `input.json` (a JSON array of request items) and `output.json`
-//! (the response items expected). Found in `tests/golden/<destination>/` of this repo and in
+//! Golden cases: a folder with `input.json` (a JSON array of request items, or a
+//! routerTransform body `{"input": [...], "destType"}`) and `output.json` (the response items,
+//! or the router's answer, expected); optional `now`, `random_hex` and `consts.json` files fix
+//! the clock, the random bytes and constants. Found in `tests/golden/<destination>/` of this repo and in
 //! `mappings/<destination>/tests/` next to a destination's specs; run by `cargo test` and by
 //! `eventmap test`, which integration authors use without building anything.
 
@@ -61,13 +63,39 @@ pub fn cases_in(dir: &Path, prefix: &str) -> Vec<Case> {
 /// so that answers depending on the time are the same every run.
 pub const GOLDEN_NOW: &str = "2025-01-01T00:00:00.000Z";
 
-/// The clock of a case.
-pub fn case_clock(case: &Case) -> crate::eval::Clock {
-    let text = std::fs::read_to_string(case.dir.join("now")).unwrap_or_default();
-    let t = text.trim();
-    crate::eval::Clock::fixed(if t.is_empty() { GOLDEN_NOW } else { t })
-        .or_else(|| crate::eval::Clock::fixed(GOLDEN_NOW))
-        .unwrap_or_default()
+/// What a case runs with: the engine's environment, with the clock fixed (the case's `now`
+/// file, else the engine's fixed clock, else [`GOLDEN_NOW`]), random bytes fixed (the case's
+/// `random_hex` file, else the engine's, else zeros) and the case's `consts.json` overrides.
+pub fn case_env(engine: &Engine, case: &Case) -> crate::eval::Env {
+    let read = |f: &str| {
+        std::fs::read_to_string(case.dir.join(f))
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let mut env = engine.env.clone();
+    let now = read("now");
+    env.clock = match (now.is_empty(), engine.env.clock.0) {
+        (false, _) => crate::eval::Clock::fixed(&now),
+        (true, Some(_)) => Some(engine.env.clock),
+        (true, None) => crate::eval::Clock::fixed(GOLDEN_NOW),
+    }
+    .unwrap_or_default();
+    let hex = read("random_hex");
+    if !hex.is_empty() {
+        env.random = crate::eval::Env::parse_hex(&hex);
+    } else if env.random.is_none() {
+        env.random = Some(vec![0; 16]);
+    }
+    if let Ok(text) = std::fs::read_to_string(case.dir.join("consts.json"))
+        && let (Ok(Value::Object(over)), Value::Object(m)) =
+            (serde_json::from_str::<Value>(&text), &mut env.consts)
+    {
+        for (k, v) in over {
+            m.insert(k, v);
+        }
+    }
+    env
 }
 
 /// A value as the reference would print it, parsed back: numbers and key order canonical.
@@ -76,11 +104,7 @@ pub fn canonical(v: &Value) -> Value {
 }
 
 /// Runs a case's input through both paths (raw and parsed), which must agree.
-pub fn answer(
-    engine: &Engine,
-    items: &[Value],
-    clock: crate::eval::Clock,
-) -> Result<Value, String> {
+pub fn answer(engine: &Engine, items: &[Value], env: &crate::eval::Env) -> Result<Value, String> {
     let texts: Vec<String> = items
         .iter()
         .map(|i| serde_json::to_string(i).unwrap_or_default())
@@ -88,11 +112,11 @@ pub fn answer(
     let parsed = Value::Array(
         items
             .iter()
-            .flat_map(|i| crate::protocol::transform_value(&engine.plan, i.clone(), clock))
+            .flat_map(|i| crate::protocol::transform_value(&engine.plan, i.clone(), env))
             .map(|r| canonical(&r.to_value()))
             .collect(),
     );
-    let mut batch = crate::protocol::Batch::new(&engine.plan, clock);
+    let mut batch = crate::protocol::Batch::new(&engine.plan, env);
     let mut out = Vec::new();
     for t in &texts {
         batch.push(t, &mut out);
@@ -112,20 +136,34 @@ pub fn run_case(engine: &Engine, case: &Case, bless: bool) -> Outcome {
         .map_err(|e| e.to_string())
         .and_then(|t| serde_json::from_str::<Value>(&t).map_err(|e| e.to_string()))
     {
-        Ok(Value::Array(items)) => items,
-        Ok(_) => {
-            return Outcome::BadInput("input.json must be a JSON array of request items".into());
-        }
+        Ok(v) => v,
         Err(e) => return Outcome::BadInput(format!("input.json: {e}")),
     };
-    let got = match answer(engine, &input, case_clock(case)) {
-        Ok(v) => v,
-        Err(e) => {
-            return Outcome::Fail {
-                difference: e,
-                expected: String::new(),
-                got: String::new(),
-            };
+    let env = case_env(engine, case);
+    let got = match input {
+        // A list of request items: the processor endpoint, both paths.
+        Value::Array(items) => match answer(engine, &items, &env) {
+            Ok(v) => v,
+            Err(e) => {
+                return Outcome::Fail {
+                    difference: e,
+                    expected: String::new(),
+                    got: String::new(),
+                };
+            }
+        },
+        // A routerTransform body: the router endpoint.
+        body @ Value::Object(_) => {
+            match crate::protocol::router::route_body(&engine.plan, body, &env) {
+                Ok(v) => canonical(&v),
+                Err(e) => return Outcome::BadInput(format!("input.json: {e}")),
+            }
+        }
+        _ => {
+            return Outcome::BadInput(
+                "input.json must be a JSON array of request items, or a routerTransform body"
+                    .into(),
+            );
         }
     };
     let out = case.dir.join("output.json");

@@ -23,27 +23,50 @@ pub use spec::Mappings;
 /// A compiled destination, ready to transform request items.
 pub struct Engine {
     pub plan: Plan,
-    /// The clock `now()` reads: the system's unless fixed (`--now`).
-    pub clock: eval::Clock,
+    /// The clock (`--now`), the random source (`--random-hex`) and the constants
+    /// (`--const`) the destination is run with.
+    pub env: eval::Env,
 }
 
 impl Engine {
     /// Loads and compiles `destination` from `mappings`; `Ok(None)` when it has no specs there.
     pub fn load(mappings: &Mappings, destination: &str) -> Result<Option<Engine>, Diagnostics> {
         Ok(
-            compile::load_destination(mappings, destination)?.map(|plan| Engine {
-                plan,
-                clock: eval::Clock::default(),
+            compile::load_destination(mappings, destination)?.map(|plan| {
+                let env = eval::Env {
+                    consts: plan.constants.clone(),
+                    ..eval::Env::default()
+                };
+                Engine { plan, env }
             }),
         )
     }
 
     /// One parsed request item -> its response items (as JSON values).
     pub fn transform(&self, item: Value) -> Vec<Value> {
-        protocol::transform_value(&self.plan, item, self.clock)
+        protocol::transform_value(&self.plan, item, &self.env)
             .iter()
             .map(protocol::Response::to_value)
             .collect()
+    }
+
+    /// Overrides named constants for this engine's runs (`--const NAME=VALUE`); the value is
+    /// JSON (a bare word counts as text). Unknown names are an error.
+    pub fn set_const(&mut self, name: &str, value: &str) -> Result<(), String> {
+        let Value::Object(m) = &mut self.env.consts else {
+            return Err(format!("`{}` declares no constants", self.plan.name));
+        };
+        if !m.contains_key(name) {
+            let known: Vec<&str> = m.keys().map(String::as_str).collect();
+            return Err(format!(
+                "`{}` has no constant `{name}` (it has: {})",
+                self.plan.name,
+                known.join(", ")
+            ));
+        }
+        let v = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        m.insert(name.to_owned(), v);
+        Ok(())
     }
 
     /// Parsed request items, in order -> response items (as JSON values).
@@ -51,8 +74,14 @@ impl Engine {
         items.into_iter().flat_map(|i| self.transform(i)).collect()
     }
 
+    /// A routerTransform body -> its answer body (`{"output": [...]}`); `Err` for a body that
+    /// is not one.
+    pub fn route(&self, body: Value) -> Result<Value, String> {
+        protocol::router::route_body(&self.plan, body, &self.env)
+    }
+
     /// The fast path for raw request items: see [`protocol::Batch`].
     pub fn batch(&self) -> protocol::Batch<'_> {
-        protocol::Batch::new(&self.plan, self.clock)
+        protocol::Batch::new(&self.plan, &self.env)
     }
 }

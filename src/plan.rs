@@ -54,10 +54,46 @@ pub struct Plan {
     pub slots: usize,
     /// Keys of `message.integrations` that name this destination, in order.
     pub integration_names: Vec<String>,
+    /// Named constants (`constants:`; `consts.NAME` in expressions), an object.
+    pub constants: Value,
+    /// How the router transform answers (`router:`); without it, each event's responses are
+    /// entries of their own.
+    pub router: Option<RouterPlan>,
     /// A hash of the spec set's files, for /health and reviews.
     pub spec_hash: String,
     /// Whether any path or template reads the request metadata (else it is only echoed).
     pub reads_metadata: bool,
+}
+
+/// Batching for the router transform: which payloads may share a request, how many at most,
+/// and what the batched request is.
+pub struct RouterPlan {
+    pub batch: Option<BatchPlan>,
+}
+
+pub struct BatchPlan {
+    /// Over the group's first event: whether to batch at all.
+    pub when: Option<Expr>,
+    /// Per response: events of different keys never share a batch.
+    pub key: Option<Expr>,
+    /// Per response: the items it adds to the batch (a list adds each element; default: its
+    /// payload).
+    pub items: Option<Expr>,
+    /// Per item (`item` in scope): its size against `max_bytes` (default: `size_of(item)`).
+    pub size: Option<Expr>,
+    pub max_items: Option<Expr>,
+    pub max_bytes: Option<Expr>,
+    /// An event's responses go into one batch together (split only past `max_items`).
+    pub whole_events: bool,
+    /// The batched request: a shape with `items` in scope.
+    pub request: Arc<Request>,
+    /// Slots of the router's own variables: `output` (a response), `item` (one item) and
+    /// `items` (a batch's items).
+    pub output_slot: usize,
+    pub item_slot: usize,
+    pub items_slot: usize,
+    pub slots: usize,
+    pub origin: Origin,
 }
 
 /// How the message type is read and checked; the supported types are the flows' keys.
@@ -150,6 +186,12 @@ pub enum Root {
     Metadata,
     /// `integration`: the first truthy `message.integrations.<name>` of the destination's names.
     Integration,
+    /// `destination`: the request item's whole destination (`ID`, `Config`, ...).
+    Destination,
+    /// `consts`: the spec's named constants (overridable per run with `--const`).
+    Consts,
+    /// `router`: whether the event is mapped for the router transform.
+    Router,
     Var(usize),
 }
 

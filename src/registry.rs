@@ -97,6 +97,9 @@ pub enum Func {
     RowsToObject,
     ExternalId,
     Now,
+    RandomHex,
+    Uuid,
+    SizeOf,
     ToMillis,
     ToSeconds,
     ToIso,
@@ -1255,6 +1258,36 @@ pub static CONSTRUCTS: &[Construct] = &[
         [("now()", "\"2025-01-01T00:00:00.000Z\"")]
     ),
     c!(
+        "random_hex",
+        RandomHex,
+        "event",
+        None,
+        [opt("bytes", "16")],
+        "Random bytes in hex (fixed by the CLI's `--random-hex`, for tests).",
+        "crypto.randomBytes(n).toString('hex')",
+        [("random_hex(4)", "\"00000000\"")]
+    ),
+    c!(
+        "uuid",
+        Uuid,
+        "event",
+        None,
+        [],
+        "A random UUID (version 4), from the same random source as `random_hex`.",
+        "uuidv4()",
+        [("uuid()", "\"00000000-0000-4000-8000-000000000000\"")]
+    ),
+    c!(
+        "size_of",
+        SizeOf,
+        "event",
+        None,
+        [req("value")],
+        "The size the reference's batching (`object-sizeof`) gives a value: an object or list, the UTF-8 length of its JSON; a text, 12 + 4 per 4 characters; a number 8; a boolean 4.",
+        "sizeof(v)",
+        [("size_of({a: 'xy'})", "10"), ("size_of('abcde')", "20")]
+    ),
+    c!(
         "to_millis",
         ToMillis,
         "event",
@@ -1473,6 +1506,16 @@ pub static SECTIONS: &[SectionDoc] = &[
         summary: "The message type a file's `steps` handle, or a list of types that share them (`flow: [identify, track]`); `any` for every type.",
     },
     SectionDoc {
+        name: "constants",
+        homes: &["destination"],
+        summary: "Named constants, as the reference names its limits (`MAX_BATCH_SIZE: 1000`), read as `consts.NAME`; `--const NAME=VALUE` overrides one for a run (tests shrink limits so).",
+    },
+    SectionDoc {
+        name: "router",
+        homes: &["destination"],
+        summary: "The router transform (`/routerTransform`): without `batch`, each event's responses are entries of their own. `batch` says when to batch (`when`, over the group's first event), what each response adds (`items`: a list, or one value; default its payload), which may share a request (`key`), how many (`max_items`) and how large (`max_bytes`, each item's `size`, default `size_of(item)`), whether an event's items stay together (`whole_events`), and the batched request (`request`, a shape with `items` and the first response as `output`). `output` is the response in `key`, `items` and `size`; `item` the item in `size`.",
+    },
+    SectionDoc {
         name: "aliases",
         homes: &["shared"],
         summary: "Named lists of message paths; `@name` in an expression stands for the list (`@email ?? x`, `first_present(@email)`).",
@@ -1524,4 +1567,16 @@ pub const ROOTS: &[(&str, &str)] = &[
     ),
     ("tables", "the spec's tables (`tables.name`)"),
     ("lists", "the spec's lists (`lists.name`)"),
+    (
+        "destination",
+        "the request item's whole destination (`destination.ID`, `destination.Config`, ...)",
+    ),
+    (
+        "consts",
+        "the destination's named constants (`consts.MAX_BATCH_SIZE`; `--const` overrides one per run)",
+    ),
+    (
+        "router",
+        "true when the event is mapped for the router transform (`/routerTransform`, `eventmap route`)",
+    ),
 ];

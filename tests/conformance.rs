@@ -62,6 +62,58 @@ fn judge(engine: &Engine, inputs: &[Value], expected: &[Value]) -> Option<String
     common::first_difference(&Value::Array(expected.to_vec()), &Value::Array(got), "")
 }
 
+/// A router case: the entries compared in order of their first jobId; an entry where the
+/// reference crashed needs only a 200 or a 400 with an error.
+fn judge_router(engine: &Engine, case: &Value) -> Option<String> {
+    let mut env = engine.env.clone();
+    if let Some(now) = case["now"].as_str() {
+        env.clock = eventmap::eval::Clock::fixed(now)?;
+    }
+    if let (Value::Object(over), Value::Object(m)) = (&case["constants"], &mut env.consts) {
+        for (k, v) in over {
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    let expected = case.get("expected").or_else(|| case.get("response"))?;
+    let got =
+        match eventmap::protocol::router::route_body(&engine.plan, case["request"].clone(), &env) {
+            Ok(v) => common::canonical(&v),
+            Err(e) => return Some(format!("refused: {e}")),
+        };
+    let first_job = |e: &Value| {
+        let md = &e["metadata"];
+        let list = md.as_array().cloned().unwrap_or_else(|| vec![md.clone()]);
+        list.iter()
+            .filter_map(|m| m["jobId"].as_f64())
+            .fold(f64::INFINITY, f64::min)
+    };
+    let sorted = |v: &Value| {
+        let mut o = v["output"].as_array().cloned().unwrap_or_default();
+        o.sort_by(|a, b| first_job(a).total_cmp(&first_job(b)));
+        o
+    };
+    let (e, g) = (sorted(expected), sorted(&got));
+    if e.len() != g.len() {
+        return Some(format!(
+            "{} entries expected, got {}: {got}",
+            e.len(),
+            g.len()
+        ));
+    }
+    for (x, y) in e.iter().zip(&g) {
+        if x["statusCode"].as_u64().unwrap_or(200) >= 500 {
+            let code = y["statusCode"].as_u64().unwrap_or(0);
+            if !(code == 200 || (code == 400 && y["error"].as_str().is_some_and(|s| !s.is_empty())))
+            {
+                return Some(format!("the reference crashed; got {y}"));
+            }
+        } else if let Some(d) = common::first_difference(x, y, "") {
+            return Some(d);
+        }
+    }
+    None
+}
+
 fn report(what: &str, total: usize, failures: &[String]) {
     eprintln!(
         "conformance {what}: {} passed, {} failed",
@@ -99,10 +151,21 @@ fn every_destinations_recorded_cases() {
             .expect("specs compile")
             .expect("specs exist");
         let meta = common::read_json(&recorded.join("meta.json"));
-        engine.clock = eventmap::eval::Clock::fixed(meta["now"].as_str().unwrap_or_default())
+        engine.env.clock = eventmap::eval::Clock::fixed(meta["now"].as_str().unwrap_or_default())
             .expect("meta.json has a `now` time");
+        engine.env.random = meta["random_hex"]
+            .as_str()
+            .and_then(eventmap::eval::Env::parse_hex);
+        let read = |f: &str| {
+            let p = recorded.join(f);
+            if p.is_file() {
+                common::read_json(&p)
+            } else {
+                Value::Null
+            }
+        };
         let mut cases: Vec<(String, Vec<Value>, Vec<Value>)> = Vec::new();
-        if let Value::Array(suite) = common::read_json(&recorded.join("suite.json")) {
+        if let Value::Array(suite) = read("suite.json") {
             for c in suite {
                 cases.push((
                     format!("suite:{}", c["id"].as_str().unwrap_or("?")),
@@ -111,18 +174,34 @@ fn every_destinations_recorded_cases() {
                 ));
             }
         }
-        if let Value::Array(vectors) = common::read_json(&recorded.join("vectors.json")) {
+        if let Value::Array(vectors) = read("vectors.json") {
             for (i, v) in vectors.into_iter().enumerate() {
                 let expected = v["output"].as_array().cloned().unwrap_or_default();
                 cases.push((format!("vectors#{i}"), vec![v["input"].clone()], expected));
             }
         }
-        assert!(!cases.is_empty(), "{name}: no recorded cases");
-        let failures: Vec<String> = cases
+        let mut routed: Vec<(String, Value)> = Vec::new();
+        for f in ["router-suite.json", "router-vectors.json"] {
+            if let Value::Array(bodies) = read(f) {
+                for (i, c) in bodies.into_iter().enumerate() {
+                    routed.push((format!("{f}#{i}"), c));
+                }
+            }
+        }
+        assert!(
+            !cases.is_empty() || !routed.is_empty(),
+            "{name}: no recorded cases"
+        );
+        let mut failures: Vec<String> = cases
             .iter()
             .filter_map(|(id, i, e)| judge(&engine, i, e).map(|d| format!("{id}: {d}")))
             .collect();
-        report(&name, cases.len(), &failures);
+        failures.extend(
+            routed
+                .iter()
+                .filter_map(|(id, c)| judge_router(&engine, c).map(|d| format!("{id}: {d}"))),
+        );
+        report(&name, cases.len() + routed.len(), &failures);
         scored += 1;
     }
     assert!(

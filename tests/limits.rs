@@ -496,6 +496,9 @@ async fn a_removal_that_holds_takes_effect_after_its_grace() {
     let mut c = config(Mappings::Dir(copy.clone()));
     c.removal_grace = Duration::from_millis(700);
     let srv = Local::start(c).await;
+    // The server (and its file watcher) is up once it answers.
+    let health = reqwest::get(format!("{}/health", srv.base)).await.unwrap();
+    assert_eq!(health.status(), 200);
     std::fs::remove_dir_all(copy.join("bluecore")).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -32,7 +32,7 @@ fn all_engines() -> &'static [(Engine, Vec<String>)] {
             .iter()
             .map(|d| {
                 let mut e = Engine::load(&m, d).unwrap().unwrap();
-                e.clock = eventmap::eval::Clock::fixed("2025-01-01T00:00:00.000Z").unwrap();
+                e.env.clock = eventmap::eval::Clock::fixed("2025-01-01T00:00:00.000Z").unwrap();
                 let keys = e.plan.config_checks.iter().map(|c| c.key.clone()).collect();
                 (e, keys)
             })

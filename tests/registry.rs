@@ -37,7 +37,8 @@ fn evaluate(expr: &str) -> Result<Option<Value>, String> {
         .map_err(|d| d.to_string())?
         .ok_or("no destination")?;
     let sample = sample_event();
-    engine.clock = eventmap::eval::Clock::fixed(sample["now"].as_str().unwrap_or_default())
+    engine.env.random = Some(vec![0; 16]);
+    engine.env.clock = eventmap::eval::Clock::fixed(sample["now"].as_str().unwrap_or_default())
         .ok_or("bad clock")?;
     let out = engine.transform(json!({
         "message": sample["message"],

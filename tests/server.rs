@@ -239,7 +239,9 @@ async fn health_features_metrics() {
     assert!(h["last_reload_error"].is_null());
     let (_, f) = call(app.clone(), "GET", "/features", "", &[]).await;
     assert_eq!(f["supportDestTransformCompactedPayloadV1"], true);
-    assert_eq!(f["routerTransform"], json!({}));
+    // Every destination served answers the router transform.
+    assert_eq!(f["routerTransform"]["BLUECORE"], true);
+    assert_eq!(f["routerTransform"]["WEBHOOK"], true);
     let secret = "very-secret-namespace";
     let mut it = item(identify(), 1);
     it["destination"]["Config"]["bluecoreNamespace"] = json!(secret);
@@ -577,4 +579,37 @@ fn sigterm_during_a_large_request_finishes_it_and_exits_zero() {
     );
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
+}
+
+#[tokio::test]
+async fn router_transform_answers_every_event_once() {
+    let app = app(state(shipped(), 1 << 24, None));
+    let mut bad = item(json!({"type": "record"}), 2);
+    bad["metadata"]["destinationId"] = json!("d1");
+    let body = json!({"destType": "BLUECORE", "input": [item(identify(), 1), bad]}).to_string();
+    let (status, v) = call(app.clone(), "POST", "/routerTransform", &body, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let out = v["output"].as_array().unwrap();
+    assert_eq!(out.len(), 2, "{v}");
+    let ok = out.iter().find(|e| e["statusCode"] == 200).unwrap();
+    assert_eq!(ok["batched"], false);
+    assert_eq!(ok["metadata"][0]["jobId"], 1);
+    assert!(ok["batchedRequest"]["endpoint"].is_string());
+    assert!(ok["destination"]["Config"].is_object());
+    let failed = out.iter().find(|e| e["statusCode"] == 400).unwrap();
+    assert_eq!(failed["metadata"][0]["jobId"], 2);
+    assert_eq!(failed["statTags"]["feature"], "router");
+    assert!(failed["error"].as_str().unwrap().contains("not supported"));
+    let (status, v) = call(
+        app.clone(),
+        "POST",
+        "/routerTransform",
+        r#"{"destType": "NOPE", "input": [{}]}"#,
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(v["error"].is_string());
+    let (status, _) = call(app, "POST", "/routerTransform", r#"{"input": []}"#, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -6,6 +6,7 @@ mod bench;
 mod diff;
 mod loadtest;
 mod render;
+mod route;
 mod serve;
 mod test;
 mod transform;
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Transform processor request items (a JSON array, or NDJSON) into response items.
     Transform(transform::Args),
+    /// Answer a routerTransform body (`{"input": [...], "destType"}`) as the router endpoint does.
+    Route(route::Args),
     /// Load-test the HTTP service over loopback (starts one unless --url is given).
     Loadtest(loadtest::Args),
     /// Serve the processor endpoint over HTTP (a drop-in for the reference transformer).
@@ -66,6 +69,51 @@ enum Command {
     },
 }
 
+/// What a run maps with besides its items: a fixed clock, fixed random bytes, constants.
+#[derive(clap::Args, Default, Clone)]
+pub struct RunArgs {
+    /// Fix the clock `now()` reads at this ISO 8601 time (tests, conformance, replays); by
+    /// default the real clock.
+    #[arg(long, value_name = "ISO")]
+    now: Option<String>,
+    /// Make every random draw return these bytes (hex), for tests and conformance.
+    #[arg(long, value_name = "HEX")]
+    random_hex: Option<String>,
+    /// Override a destination's named constant for this run (`--const MAX_BATCH_SIZE=2`);
+    /// the value is JSON, or text.
+    #[arg(long = "const", value_name = "NAME=VALUE")]
+    consts: Vec<String>,
+}
+
+impl RunArgs {
+    /// Applies the options to an engine; a constant it does not declare is an error when
+    /// `strict`, else skipped.
+    pub fn apply(&self, engine: &mut eventmap::Engine, strict: bool) -> anyhow::Result<()> {
+        use anyhow::Context;
+        if let Some(now) = &self.now {
+            engine.env.clock = eventmap::eval::Clock::fixed(now)
+                .with_context(|| format!("--now {now}: not an ISO 8601 time"))?;
+        }
+        if let Some(hex) = &self.random_hex {
+            engine.env.random = Some(
+                eventmap::eval::Env::parse_hex(hex)
+                    .with_context(|| format!("--random-hex {hex}: not hex bytes"))?,
+            );
+        }
+        for c in &self.consts {
+            let (name, value) = c
+                .split_once('=')
+                .with_context(|| format!("--const {c}: write NAME=VALUE"))?;
+            match engine.set_const(name, value) {
+                Ok(()) => {}
+                Err(e) if strict => anyhow::bail!("--const {c}: {e}"),
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `--mappings`, else `$EVENTMAP_MAPPINGS`, else `./mappings`, else the embedded copy.
 pub fn resolve_mappings(flag: Option<PathBuf>) -> Mappings {
     if let Some(p) = flag {
@@ -85,6 +133,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Transform(args) => transform::run(args),
+        Command::Route(args) => route::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Loadtest(args) => loadtest::run(args),

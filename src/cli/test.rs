@@ -21,6 +21,10 @@ pub struct Args {
     /// Write each answer as the case's expectation instead of comparing.
     #[arg(long)]
     bless: bool,
+    /// The clock, random bytes and constants for cases that do not fix their own (constants
+    /// apply to the destinations that declare them).
+    #[command(flatten)]
+    run: super::RunArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -36,7 +40,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let (mut passed, mut failed) = (0, 0);
     for name in names {
-        let engine = match Engine::load(&mappings, &name) {
+        let mut engine = match Engine::load(&mappings, &name) {
             Ok(Some(e)) => e,
             Ok(None) => bail!(render::unknown_destination(&mappings, &name)),
             Err(d) => bail!(
@@ -44,6 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 render::diagnostics(&mappings, &d)
             ),
         };
+        args.run.apply(&mut engine, false)?;
         let cases = cases_in(
             &dir.join(&engine.plan.name).join("tests"),
             &format!("{}/tests/", engine.plan.name),

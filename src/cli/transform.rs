@@ -26,10 +26,8 @@ pub struct Args {
     /// Also tell, on stderr, which spec rule wrote each payload field (or refused the item).
     #[arg(long)]
     explain: bool,
-    /// Fix the clock `now()` reads at this ISO 8601 time (for tests and conformance); by
-    /// default the real clock.
-    #[arg(long, value_name = "ISO")]
-    now: Option<String>,
+    #[command(flatten)]
+    run: super::RunArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -43,10 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             render::diagnostics(&mappings, &d)
         ),
     };
-    if let Some(now) = &args.now {
-        engine.clock = eventmap::eval::Clock::fixed(now)
-            .with_context(|| format!("--now {now}: not an ISO 8601 time"))?;
-    }
+    args.run.apply(&mut engine, true)?;
     let (reader, size): (Box<dyn Read>, Option<u64>) = match &args.input {
         None => (Box::new(io::stdin().lock()), None),
         Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
@@ -177,13 +172,13 @@ fn explain(engine: &Engine, n: usize, text: &str) {
         Some(j) => format!("# item {n} (jobId {j})"),
         None => format!("# item {n}"),
     };
-    match explain(&engine.plan, item, engine.clock) {
+    match explain(&engine.plan, item, &engine.env) {
         Explanation::Payloads(payloads) => {
             let _ = writeln!(err, "{label}: {} payload(s)", payloads.len());
             for (i, (output, trace)) in payloads.iter().enumerate() {
                 let payload = match output {
                     eventmap::eval::Output::Payload(p, _) => p.get("event"),
-                    eventmap::eval::Output::Built(r) => r
+                    eventmap::eval::Output::Built(r, _) => r
                         .get("body")
                         .and_then(|b| b.get("JSON"))
                         .and_then(|j| j.get("event")),

@@ -48,6 +48,8 @@ pub struct Cx<'s> {
     /// The config keys the destination declares (`config:`); when it declares any, reading
     /// another is a mistake.
     pub config_keys: Option<Vec<String>>,
+    /// The destination's named constants, in order.
+    pub constants: Vec<(String, Value)>,
 }
 
 impl<'s> Cx<'s> {
@@ -69,6 +71,7 @@ impl<'s> Cx<'s> {
             request_base: Vec::new(),
             request_cache: None,
             config_keys: None,
+            constants: Vec::new(),
         }
     }
 

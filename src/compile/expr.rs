@@ -62,6 +62,9 @@ impl<'s> Cx<'s> {
                 Root::Metadata
             }
             "integration" => Root::Integration,
+            "destination" => Root::Destination,
+            "consts" => Root::Consts,
+            "router" => Root::Router,
             var => Root::Var(self.lookup_var(var)?),
         })
     }
@@ -636,6 +639,29 @@ impl<'s> Cx<'s> {
                         let at = parts.first().map_or(cur.at, |p| p.at + 1);
                         let key = first.clone();
                         self.check_config_key(&key, src.node, src.base + at, path);
+                    }
+                    if root == Root::Consts {
+                        let at = parts.first().map_or(cur.at, |p| p.at + 1);
+                        let name = segs.first().cloned().unwrap_or_default();
+                        if !self.constants.iter().any(|(k, _)| *k == name) {
+                            let hint =
+                                suggest(&name, self.constants.iter().map(|(k, _)| k.as_str()))
+                                    .or_else(|| {
+                                        Some(
+                                            "declare it under `constants:` in destination.yaml"
+                                                .into(),
+                                        )
+                                    });
+                            self.err_at(
+                                Code::UnknownVariable,
+                                src.node,
+                                src.base + at,
+                                path,
+                                format!("constant `{name}` is not declared in `constants:`"),
+                                hint,
+                            );
+                            return None;
+                        }
                     }
                     let whole = segs.join(".");
                     let p = Path {

@@ -165,6 +165,21 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     {
         cx.config_keys = Some(c.iter().map(|(k, _)| k.scalar_text()).collect());
     }
+    // The named constants, for every path that reads them.
+    if let Some((file, c)) = docs
+        .iter()
+        .find_map(|(f, d)| d.get("destination").and(d.get("constants")).map(|c| (f, c)))
+    {
+        cx.file = file.clone();
+        match c.as_map() {
+            Some(entries) => {
+                for (k, v) in entries {
+                    cx.constants.push((k.scalar_text(), v.to_json()));
+                }
+            }
+            None => cx.wrong(c, "constants", "a mapping of name -> value"),
+        }
+    }
     for (file, doc) in &docs {
         cx.file = file.clone();
         if let Some(n) = doc.get("lists") {
@@ -411,6 +426,8 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         flows,
         slots,
         integration_names: h.integration_names,
+        constants: Value::Object(cx.constants.iter().cloned().collect()),
+        router: h.router,
         spec_hash: spec_hash(sources),
         reads_metadata: cx.reads_metadata,
     })
@@ -519,6 +536,7 @@ struct Header {
     preamble: Vec<Step>,
     preamble_checks_type: bool,
     integration_names: Vec<String>,
+    router: Option<crate::plan::RouterPlan>,
     /// Where `message_type.supported` stands, for flow mismatches.
     supported_node: Node,
     file: Arc<str>,
@@ -770,7 +788,15 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
         None => (Vec::new(), false),
     };
 
+    let router = doc.get("router").map(|r| router(cx, file, r));
+    let router = match router {
+        Some(Some(r)) => Some(r),
+        Some(None) => return None,
+        None => None,
+    };
+
     Some(Header {
+        router,
         message_type: rule?,
         workflow: workflow?,
         stat_tags,
@@ -818,4 +844,83 @@ fn text_or(cx: &mut Cx<'_>, node: &Node, path: &str, key: &str, default: &str) -
             cx.text_of(default, &at, &join(path, key))
         }
     }
+}
+
+/// `router:`: the router transform's batching.
+fn router<'s>(cx: &mut Cx<'s>, file: &Arc<str>, node: &'s Node) -> Option<crate::plan::RouterPlan> {
+    use crate::plan::{BatchPlan, RouterPlan};
+    cx.mapping(node, "router", &["batch"])?;
+    let Some(b) = node.get("batch") else {
+        return Some(RouterPlan { batch: None });
+    };
+    let p = "router.batch";
+    cx.mapping(
+        b,
+        p,
+        &[
+            "when",
+            "key",
+            "items",
+            "size",
+            "max_items",
+            "max_bytes",
+            "whole_events",
+            "request",
+        ],
+    )?;
+    // The router's expressions see the event's roots, `output` (one response) and, in the
+    // request, `items`; they have slots of their own.
+    let saved_scope = std::mem::take(&mut cx.scope);
+    let saved_slots = std::mem::take(&mut cx.slot_names);
+    let output_slot = cx.bind("output");
+    let mut ok = true;
+    let mut expr = |cx: &mut Cx<'s>, key: &str| -> Option<crate::plan::Expr> {
+        let n = b.get(key)?;
+        let e = cx.expr(n, &join(p, key));
+        ok &= e.is_some();
+        e
+    };
+    let when = expr(cx, "when");
+    let key = expr(cx, "key");
+    let items = expr(cx, "items");
+    let max_items = expr(cx, "max_items");
+    let max_bytes = expr(cx, "max_bytes");
+    let item_slot = cx.bind("item");
+    let size = expr(cx, "size");
+    let whole_events = match b.get("whole_events") {
+        Some(n) => cx.boolean(n, &join(p, "whole_events")),
+        None => Some(false),
+    };
+    let items_slot = cx.bind("items");
+    let request = cx.required(b, p, "request").and_then(|r| {
+        let mut fields = Vec::new();
+        for (k, v) in cx.request_entries(r, &join(p, "request")) {
+            merge_field(&mut fields, k, file.clone(), v);
+        }
+        cx.compile_request(&fields)
+    });
+    let slots = cx.slot_names.len();
+    cx.scope = saved_scope;
+    cx.slot_names = saved_slots;
+    let (request, whole_events) = (request?, whole_events?);
+    if !ok {
+        return None;
+    }
+    Some(RouterPlan {
+        batch: Some(BatchPlan {
+            when,
+            key,
+            items,
+            size,
+            max_items,
+            max_bytes,
+            whole_events,
+            request: Arc::new(request),
+            output_slot,
+            item_slot,
+            items_slot,
+            slots,
+            origin: cx.origin(b, p),
+        }),
+    })
 }

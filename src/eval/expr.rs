@@ -30,6 +30,9 @@ pub struct Scope<'a> {
     pub payload: &'a Value,
     pub vars: &'a [Option<Value>],
     pub local: Option<&'a Local<'a>>,
+    /// The whole destination of the item.
+    pub destination: &'a Value,
+    pub env: &'a super::Env,
     /// The clock, in milliseconds since 1970.
     pub now_ms: i64,
 }
@@ -63,6 +66,13 @@ impl<'a> Scope<'a> {
             Root::Payload => self.payload,
             Root::Metadata => self.metadata,
             Root::Integration => self.integration()?,
+            Root::Destination => self.destination,
+            Root::Consts => &self.env.consts,
+            Root::Router => {
+                static YES: Value = Value::Bool(true);
+                static NO: Value = Value::Bool(false);
+                if self.env.router { &YES } else { &NO }
+            }
             Root::Var(slot) => self.var(slot)?,
         };
         if p.segs.is_empty() {

@@ -831,6 +831,30 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             }
         }
         Func::Now => text(dates::iso(s.now_ms as f64).unwrap_or_default()),
+        Func::RandomHex => {
+            let n = arg(args, 0, s)?;
+            let n = int_arg(n.as_deref(), 16.0).clamp(0.0, 1024.0);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            text(hex(&s.env.random_bytes(n as usize)))
+        }
+        Func::Uuid => {
+            let mut b = s.env.random_bytes(16);
+            b[6] = (b[6] & 0x0f) | 0x40;
+            b[8] = (b[8] & 0x3f) | 0x80;
+            let h = hex(&b);
+            text(format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            ))
+        }
+        Func::SizeOf => match a0()?.as_deref() {
+            None => owned(Value::from(0)),
+            Some(v) => owned(js::num(crate::protocol::router::size_of(v))),
+        },
         Func::ToMillis | Func::ToSeconds | Func::ToIso => {
             let v = a0()?;
             match dates::parse(v.as_deref()) {

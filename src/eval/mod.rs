@@ -47,8 +47,63 @@ impl Failure {
 pub enum Output {
     /// The payload, to go out through a request whose fields are all literal.
     Payload(Value, Arc<Request>),
-    /// A response built field by field (or returned as it is).
-    Built(Value),
+    /// A response built field by field (or returned as it is), and, for the router, the
+    /// payload it was built from.
+    Built(Value, Option<Value>),
+}
+
+impl Output {
+    /// The payload an `emit` made this response from (a returned value is its own payload).
+    pub fn payload(&self) -> &Value {
+        match self {
+            Output::Payload(p, _) => p,
+            Output::Built(_, Some(p)) => p,
+            Output::Built(r, None) => r,
+        }
+    }
+}
+
+/// What an event is mapped with besides its item: the clock, the random source, the named
+/// constants, and whether it is mapped for the router.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub clock: Clock,
+    /// Bytes every random draw returns (tests and conformance); else the system's randomness.
+    pub random: Option<Vec<u8>>,
+    /// The spec's named constants, after `--const` overrides (an object).
+    pub consts: Value,
+    pub router: bool,
+}
+
+impl Env {
+    /// `n` random bytes: the fixed ones (repeated as needed) when set.
+    pub fn random_bytes(&self, n: usize) -> Vec<u8> {
+        match &self.random {
+            Some(fixed) if !fixed.is_empty() => fixed.iter().copied().cycle().take(n).collect(),
+            _ => {
+                let mut b = vec![0u8; n];
+                if getrandom::fill(&mut b).is_err() {
+                    // No system randomness: the clock is better than zeros.
+                    let seed = self.clock.now_ms().to_le_bytes();
+                    b.iter_mut()
+                        .zip(seed.iter().cycle())
+                        .for_each(|(x, s)| *x = *s);
+                }
+                b
+            }
+        }
+    }
+
+    /// Bytes from hex text (`--random-hex`).
+    pub fn parse_hex(hex: &str) -> Option<Vec<u8>> {
+        if !hex.len().is_multiple_of(2) {
+            return None;
+        }
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+            .collect()
+    }
 }
 
 /// One event as the steps see it.
@@ -57,6 +112,8 @@ pub struct Event<'a> {
     pub message: &'a Value,
     pub config: &'a Value,
     pub metadata: &'a Value,
+    pub destination: &'a Value,
+    pub env: &'a Env,
     pub now_ms: i64,
 }
 
@@ -82,44 +139,45 @@ impl Clock {
 
 /// Runs the plan over one message: the destination's steps and the message type check, then
 /// the flow of the message's type. Returns the responses in order.
-pub fn run(
-    plan: &Plan,
-    message: &Value,
-    config: &Value,
-    metadata: &Value,
-    clock: Clock,
-) -> Result<Vec<Output>, StepFailure> {
-    run_with(plan, message, config, metadata, clock, false)
-        .map(|out| out.into_iter().map(|(p, _)| p).collect())
+/// The parts of one request item the steps read.
+#[derive(Clone, Copy)]
+pub struct Item<'a> {
+    pub message: &'a Value,
+    pub config: &'a Value,
+    pub metadata: &'a Value,
+    /// The whole destination (its `ID`, `Config`, ...), as `destination` in expressions.
+    pub destination: &'a Value,
+}
+
+pub fn run(plan: &Plan, item: Item<'_>, env: &Env) -> Result<Vec<Output>, StepFailure> {
+    run_with(plan, item, env, false).map(|out| out.into_iter().map(|(p, _)| p).collect())
 }
 
 /// [`run`], also telling for each response which rule wrote which payload field.
 #[allow(clippy::type_complexity)]
 pub fn run_traced(
     plan: &Plan,
-    message: &Value,
-    config: &Value,
-    metadata: &Value,
-    clock: Clock,
+    item: Item<'_>,
+    env: &Env,
 ) -> Result<Vec<(Output, Vec<TraceEntry>)>, StepFailure> {
-    run_with(plan, message, config, metadata, clock, true)
+    run_with(plan, item, env, true)
 }
 
 #[allow(clippy::type_complexity)]
 fn run_with(
     plan: &Plan,
-    message: &Value,
-    config: &Value,
-    metadata: &Value,
-    clock: Clock,
+    item: Item<'_>,
+    env: &Env,
     trace: bool,
 ) -> Result<Vec<(Output, Vec<TraceEntry>)>, StepFailure> {
     let event = Event {
         plan,
-        message,
-        config,
-        metadata,
-        now_ms: clock.now_ms(),
+        message: item.message,
+        config: item.config,
+        metadata: item.metadata,
+        destination: item.destination,
+        env,
+        now_ms: env.clock.now_ms(),
     };
     let mut st = State {
         payload: Value::Object(Map::new()),

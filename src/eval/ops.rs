@@ -73,6 +73,8 @@ impl Event<'_> {
             payload: &st.payload,
             vars: &st.vars,
             local: None,
+            destination: self.destination,
+            env: self.env,
             now_ms: self.now_ms,
         }
     }
@@ -341,14 +343,16 @@ impl Event<'_> {
                 let out = if request.fast {
                     Output::Payload(p, request.clone())
                 } else {
-                    Output::Built(self.build(request, st, &p)?)
+                    let built = self.build(request, st, &p)?;
+                    // The router batches payloads: keep it beside its response.
+                    Output::Built(built, self.env.router.then_some(p))
                 };
                 st.out.push((out, trace));
             }
             Op::Return { value } => {
                 let v = eval(value, &self.scope(st))?
                     .map_or(Value::Object(Map::new()), Cow::into_owned);
-                st.out.push((Output::Built(v), Vec::new()));
+                st.out.push((Output::Built(v, None), Vec::new()));
                 return Ok(Control::Return);
             }
             Op::CheckType => {

@@ -4,5 +4,6 @@
 
 pub mod json;
 pub mod processor;
+pub mod router;
 
 pub use processor::{Batch, Meta, Response, transform_value};

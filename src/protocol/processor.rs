@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json::{Js, is_js_canonical, without_lone_surrogates};
-use crate::eval::{self, Clock, Output, StepFailure, dynamic};
+use crate::eval::{self, Env, Item, Output, StepFailure, dynamic};
 use crate::plan::{Plan, Request, Shape};
 
 /// The metadata a response echoes: as received (when already in the form JavaScript would
@@ -124,7 +124,7 @@ impl Serialize for OutputSer<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
             Output::Payload(payload, req) => write_fast(s, req, payload),
-            Output::Built(Value::Object(m)) => {
+            Output::Built(Value::Object(m), _) => {
                 let mut out = s.serialize_map(None)?;
                 let has = m.contains_key("userId");
                 let ordered = super::json::js_order(m);
@@ -140,11 +140,11 @@ impl Serialize for OutputSer<'_> {
                 }
                 out.end()
             }
-            Output::Built(other) => {
+            Output::Built(other, _) => {
                 // `{...value, userId}` of something that is not an object.
                 let mut m = Map::new();
                 crate::eval::expr::spread_into(&mut m, other.clone());
-                OutputSer(&Output::Built(Value::Object(m))).serialize(s)
+                OutputSer(&Output::Built(Value::Object(m), None)).serialize(s)
             }
         }
     }
@@ -211,6 +211,8 @@ struct CachedDestination {
     /// Where the raw text it was read from lives (the inputs of a compacted request share one).
     ptr: usize,
     config: Value,
+    /// The whole destination (with its config), for `destination` in expressions.
+    whole: Value,
     /// Dynamic config applies and the config holds a `{{` string: such items take the slow
     /// path, since resolving changes the event.
     dynamic: bool,
@@ -221,15 +223,15 @@ struct CachedDestination {
 pub struct Batch<'p> {
     plan: &'p Plan,
     destination: Option<CachedDestination>,
-    clock: Clock,
+    env: &'p Env,
 }
 
 impl<'p> Batch<'p> {
-    pub fn new(plan: &'p Plan, clock: Clock) -> Self {
+    pub fn new(plan: &'p Plan, env: &'p Env) -> Self {
         Batch {
             plan,
             destination: None,
-            clock,
+            env,
         }
     }
 
@@ -249,11 +251,11 @@ impl<'p> Batch<'p> {
             Err(_) => {
                 // Not an object, duplicate keys, lone surrogates...: the general path decides.
                 match serde_json::from_str::<Value>(text) {
-                    Ok(v) => out.extend(transform_value(self.plan, v, self.clock)),
+                    Ok(v) => out.extend(transform_value(self.plan, v, self.env)),
                     Err(e) => match without_lone_surrogates(text)
                         .map(|t| serde_json::from_str::<Value>(&t))
                     {
-                        Some(Ok(v)) => out.extend(transform_value(self.plan, v, self.clock)),
+                        Some(Ok(v)) => out.extend(transform_value(self.plan, v, self.env)),
                         _ => out.push(unreadable(self.plan, &e)),
                     },
                 }
@@ -331,7 +333,7 @@ impl<'p> Batch<'p> {
         };
         if dest.dynamic {
             match whole() {
-                Ok(v) => out.extend(transform_value(plan, v, self.clock)),
+                Ok(v) => out.extend(transform_value(plan, v, self.env)),
                 Err(e) => out.push(unreadable(plan, &e)),
             }
             return;
@@ -358,7 +360,13 @@ impl<'p> Batch<'p> {
                 }
             }
         };
-        respond(plan, &message, &dest.config, &md, meta, self.clock, out);
+        let item = Item {
+            message: &message,
+            config: &dest.config,
+            metadata: &md,
+            destination: &dest.whole,
+        };
+        respond(plan, item, meta, self.env, out);
     }
 }
 
@@ -388,10 +396,14 @@ fn cache_destination(
         _ => Value::Null,
     };
     let dynamic = plan.dynamic_config && !flag_off && has_template(&config);
+    if let Value::Object(d) = &mut parsed {
+        d.insert("Config".into(), config.clone());
+    }
     Ok(CachedDestination {
         raw: text.to_owned(),
         ptr: text.as_ptr() as usize,
         config,
+        whole: parsed,
         dynamic,
     })
 }
@@ -407,13 +419,13 @@ fn has_template(v: &Value) -> bool {
 
 /// Transforms one parsed request item. Never panics, never fails: every problem becomes a
 /// 400 item.
-pub fn transform_value(plan: &Plan, item: Value, clock: Clock) -> Vec<Response<'_>> {
+pub fn transform_value<'p>(plan: &'p Plan, item: Value, env: &Env) -> Vec<Response<'p>> {
     match prepare(plan, item) {
         Ok(p) => {
             let md = p.metadata.clone().unwrap_or(Value::Null);
-            let meta = p.metadata.map_or(Meta::Absent, Meta::Value);
+            let meta = p.metadata.clone().map_or(Meta::Absent, Meta::Value);
             let mut out = Vec::new();
-            respond(plan, &p.message, &p.config, &md, meta, clock, &mut out);
+            respond(plan, p.item(&md), meta, env, &mut out);
             out
         }
         Err(r) => vec![*r],
@@ -421,13 +433,26 @@ pub fn transform_value(plan: &Plan, item: Value, clock: Clock) -> Vec<Response<'
 }
 
 /// A parsed item made ready for the plan: dynamic config resolved, message and config apart.
-struct Prepared {
-    message: Value,
-    config: Value,
-    metadata: Option<Value>,
+pub struct Prepared {
+    pub message: Value,
+    pub config: Value,
+    pub metadata: Option<Value>,
+    /// The whole destination, its config resolved.
+    pub destination: Value,
 }
 
-fn prepare(plan: &Plan, item: Value) -> Result<Prepared, Box<Response<'_>>> {
+impl Prepared {
+    pub fn item<'a>(&'a self, md: &'a Value) -> Item<'a> {
+        Item {
+            message: &self.message,
+            config: &self.config,
+            metadata: md,
+            destination: &self.destination,
+        }
+    }
+}
+
+pub fn prepare(plan: &Plan, item: Value) -> Result<Prepared, Box<Response<'_>>> {
     let Value::Object(mut item) = item else {
         let found = eval::js::type_name(Some(&item));
         return Err(Box::new(failure(
@@ -453,6 +478,10 @@ fn prepare(plan: &Plan, item: Value) -> Result<Prepared, Box<Response<'_>>> {
             Value::Object(m) => m,
             _ => Map::new(),
         };
+        destination = item.remove("destination").unwrap_or(Value::Null);
+    }
+    if let Value::Object(d) = &mut destination {
+        d.insert("Config".into(), config.clone());
     }
     let message = match item.remove("message") {
         Some(m @ Value::Object(_)) => m,
@@ -462,6 +491,7 @@ fn prepare(plan: &Plan, item: Value) -> Result<Prepared, Box<Response<'_>>> {
         message,
         config,
         metadata,
+        destination,
     })
 }
 
@@ -476,11 +506,11 @@ pub enum Explanation {
 }
 
 /// Runs one parsed item with tracing on.
-pub fn explain(plan: &Plan, item: Value, clock: Clock) -> Explanation {
+pub fn explain(plan: &Plan, item: Value, env: &Env) -> Explanation {
     match prepare(plan, item) {
         Ok(p) => {
-            let md = p.metadata.unwrap_or(Value::Null);
-            match eval::run_traced(plan, &p.message, &p.config, &md, clock) {
+            let md = p.metadata.clone().unwrap_or(Value::Null);
+            match eval::run_traced(plan, p.item(&md), env) {
                 Ok(out) => Explanation::Payloads(out),
                 Err(f) => Explanation::Refused(f),
             }
@@ -495,14 +525,12 @@ pub fn explain(plan: &Plan, item: Value, clock: Clock) -> Explanation {
 /// Runs the plan and wraps its responses (or its error) as response items.
 fn respond<'a>(
     plan: &'a Plan,
-    message: &Value,
-    config: &Value,
-    md: &Value,
+    item: Item<'_>,
     meta: Meta<'a>,
-    clock: Clock,
+    env: &Env,
     out: &mut Vec<Response<'a>>,
 ) {
-    match eval::run(plan, message, config, md, clock) {
+    match eval::run(plan, item, env) {
         Ok(outputs) => {
             let n = outputs.len();
             let mut meta = Some(meta);

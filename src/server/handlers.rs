@@ -75,42 +75,7 @@ pub async fn transform(
     .await
     {
         Ok(b) => b,
-        Err(BodyError::TooLarge) => {
-            return json_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "request body is larger than the limit of {} bytes",
-                    state.body_limit
-                ),
-            );
-        }
-        Err(BodyError::Busy) => {
-            let mut r = json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server holds as many request bytes as it may; retry shortly",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return r;
-        }
-        Err(BodyError::Slow) => {
-            let mut r = json_error(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request body arrived slower than {} bytes/s",
-                    state.limits.body_min_rate
-                ),
-            );
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return r;
-        }
-        Err(BodyError::Broken(e)) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                format!("cannot read the request body: {e}"),
-            );
-        }
+        Err(e) => return body_error(&state, e),
     };
     let registry = state.registry.load_full();
     let Some(engine) = registry.get(&name).cloned() else {
@@ -174,6 +139,161 @@ pub async fn transform(
                 "internal error while transforming",
             )
         }
+    }
+}
+
+/// `POST /routerTransform`: `{"input": [...], "destType": "..."}` answered `{"output":
+/// [...]}` by the destination's router transform; another destination goes to the upstream.
+pub async fn route_transform(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (body, held) = match body::read(
+        body,
+        declared,
+        state.body_limit,
+        &state.limits,
+        &state.budget,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => return body_error(&state, e),
+    };
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(rename = "destType", default)]
+        dest_type: Option<String>,
+    }
+    let dest_type = match serde_json::from_slice::<Head>(&body) {
+        Ok(Head { dest_type: Some(d) }) => d,
+        Ok(_) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "a routerTransform body names its destination in `destType`",
+            );
+        }
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                format!("the routerTransform body is not a JSON object: {e}"),
+            );
+        }
+    };
+    let registry = state.registry.load_full();
+    let engine = if valid_destination_name(&dest_type) {
+        registry.get(&dest_type).cloned()
+    } else {
+        None
+    };
+    let Some(engine) = engine else {
+        if let Some(upstream) = &state.upstream {
+            let client = parts
+                .extensions
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0);
+            return super::forward::forward(
+                &state,
+                upstream,
+                &parts.uri,
+                &parts.headers,
+                body,
+                client,
+            )
+            .await;
+        }
+        return json_error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no specs for destination `{}`; this server has: {}",
+                crate::eval::js::abbreviate(&dest_type),
+                registry.names().join(", ")
+            ),
+        );
+    };
+    let label = engine.plan.name.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let answer = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|v| engine.route(v));
+        drop(held);
+        answer.map(|a| {
+            let mut counts = [(200u16, 0u64), (400, 0)];
+            if let Some(entries) = a["output"].as_array() {
+                for e in entries {
+                    let n = e["metadata"].as_array().map_or(1, Vec::len) as u64;
+                    if e["statusCode"] == 200 {
+                        counts[0].1 += n;
+                    } else {
+                        counts[1].1 += n;
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            let _ = write_js_of(&mut out, &crate::protocol::json::Js(&a));
+            (out, counts)
+        })
+    })
+    .await;
+    let took = started.elapsed();
+    match result {
+        Ok(Ok((json, counts))) => {
+            state.metrics.request(&label, 200, &counts, took);
+            let events: u64 = counts.iter().map(|(_, n)| n).sum();
+            tracing::info!(destination = %label, status = 200, events, ms = %format_args!("{:.3}", took.as_secs_f64() * 1e3), "routerTransform");
+            let mut r = Response::new(Body::from(json));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r
+        }
+        Ok(Err(msg)) => json_error(StatusCode::BAD_REQUEST, msg),
+        Err(_) => json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error while routing",
+        ),
+    }
+}
+
+fn body_error(state: &AppState, e: BodyError) -> Response {
+    match e {
+        BodyError::TooLarge => json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "request body is larger than the limit of {} bytes",
+                state.body_limit
+            ),
+        ),
+        BodyError::Busy => {
+            let mut r = json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server holds as many request bytes as it may; retry shortly",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        BodyError::Slow => {
+            let mut r = json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body arrived slower than {} bytes/s",
+                    state.limits.body_min_rate
+                ),
+            );
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            r
+        }
+        BodyError::Broken(e) => json_error(
+            StatusCode::BAD_REQUEST,
+            format!("cannot read the request body: {e}"),
+        ),
     }
 }
 
@@ -441,10 +561,17 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// `GET /features`: what rudder-server may ask of this service, and only that.
-pub async fn features() -> Response {
+/// `GET /features`: what rudder-server may ask of this service, and only that: every
+/// destination served here answers the router transform.
+pub async fn features(State(state): State<Arc<AppState>>) -> Response {
+    let registry = state.registry.load();
+    let router: serde_json::Map<String, Value> = registry
+        .names()
+        .into_iter()
+        .map(|n| (n.to_ascii_uppercase(), Value::Bool(true)))
+        .collect();
     let body = json!({
-        "routerTransform": {},
+        "routerTransform": router,
         "regulations": [],
         "supportDestTransformCompactedPayloadV1": true,
     });

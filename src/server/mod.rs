@@ -130,6 +130,7 @@ impl AppState {
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v0/destinations/{name}", post(handlers::transform))
+        .route("/routerTransform", post(handlers::route_transform))
         .route("/health", get(handlers::health))
         .route("/features", get(handlers::features))
         .route("/metrics", get(handlers::metrics))

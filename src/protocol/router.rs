@@ -1,0 +1,516 @@
+//! Protocol: the router transform. A body `{"input": [{message, metadata, destination,
+//! connection?}], "destType"}` is answered `{"output": [entries]}`: the inputs are grouped by
+//! destination, each event is mapped by its destination's flows (with `router` true), and its
+//! responses become entries (`{batchedRequest, metadata: [...], batched, statusCode,
+//! destination}`), one per response, or batched requests as the spec's `router.batch` says.
+//! An event that fails is an entry of its own (`{metadata: [...], batched: false, statusCode:
+//! 400, error, statTags, destination}`); it never fails the others.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value};
+
+use crate::eval::expr::{Scope, eval};
+use crate::eval::{self, Env, Failure, Output, js};
+use crate::plan::{BatchPlan, Plan, Request, Shape};
+use crate::protocol::processor::prepare;
+
+/// One successful response of an event, as batching sees it.
+struct Done {
+    /// The index of its event in the group.
+    event: usize,
+    response: Value,
+    payload: Value,
+}
+
+/// One event of a group, parsed.
+struct Event {
+    prepared: crate::protocol::processor::Prepared,
+    metadata: Value,
+}
+
+/// Answers a routerTransform body's inputs. Inputs that are not objects answer as failures of
+/// their own.
+pub fn route(plan: &Plan, inputs: Vec<Value>, env: &Env) -> Vec<Value> {
+    let env = Env {
+        router: true,
+        ..env.clone()
+    };
+    // Group by destination (its ID and config): events of different destinations never share
+    // a request. Groups keep the order of their first event.
+    let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
+    for input in inputs {
+        let key = match input.get("destination") {
+            Some(d) => format!(
+                "{}\u{0}{}",
+                js::to_js_string(d.get("ID")),
+                d.get("Config")
+                    .map(crate::protocol::json::to_js_string)
+                    .unwrap_or_default()
+            ),
+            None => String::new(),
+        };
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, g)) => g.push(input),
+            None => groups.push((key, vec![input])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, group) in groups {
+        route_group(plan, group, &env, &mut out);
+    }
+    out
+}
+
+fn route_group(plan: &Plan, group: Vec<Value>, env: &Env, out: &mut Vec<Value>) {
+    // The group's first metadata names the destination and workspace in failures' statTags,
+    // as the reference's router does.
+    let first_md = group
+        .first()
+        .and_then(|i| i.get("metadata"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let mut events: Vec<Event> = Vec::new();
+    let mut done: Vec<Done> = Vec::new();
+    for input in group {
+        let metadata = input.get("metadata").cloned().unwrap_or(Value::Null);
+        let destination = input.get("destination").cloned().unwrap_or(Value::Null);
+        let prepared = match prepare(plan, input) {
+            Ok(p) => p,
+            Err(_) => {
+                let f = Failure::instrumentation("request item must be a JSON object".into());
+                out.push(failure_entry(plan, &metadata, &destination, &f, &first_md));
+                continue;
+            }
+        };
+        match eval::run(plan, prepared.item(&metadata), env) {
+            Ok(outputs) => {
+                let index = events.len();
+                for o in outputs {
+                    let payload = o.payload().clone();
+                    done.push(Done {
+                        event: index,
+                        response: router_response(o),
+                        payload,
+                    });
+                }
+                events.push(Event { prepared, metadata });
+            }
+            Err(f) => out.push(failure_entry(
+                plan,
+                &metadata,
+                &prepared.destination,
+                &f.failure,
+                &first_md,
+            )),
+        }
+    }
+    if done.is_empty() {
+        return;
+    }
+    let batch = plan.router.as_ref().and_then(|r| r.batch.as_ref());
+    let batching = match batch {
+        None => None,
+        Some(b) => match &b.when {
+            None => Some(b),
+            Some(w) => {
+                let first = &events[done[0].event];
+                let vars = vec![None; b.slots];
+                let s = scope(plan, env, first, &done[0].payload, &vars);
+                match eval(w, &s) {
+                    Ok(v) if js::truthy(v.as_deref()) => Some(b),
+                    Ok(_) => None,
+                    Err(f) => {
+                        for d in &done {
+                            let e = &events[d.event];
+                            out.push(failure_entry(
+                                plan,
+                                &e.metadata,
+                                &e.prepared.destination,
+                                &f,
+                                &first_md,
+                            ));
+                        }
+                        return;
+                    }
+                }
+            }
+        },
+    };
+    match batching {
+        None => {
+            for d in done {
+                let e = &events[d.event];
+                out.push(entry(
+                    d.response,
+                    vec![e.metadata.clone()],
+                    false,
+                    &e.prepared.destination,
+                ));
+            }
+        }
+        Some(b) => batch_group(plan, b, env, &events, done, &first_md, out),
+    }
+}
+
+fn scope<'a>(
+    plan: &'a Plan,
+    env: &'a Env,
+    event: &'a Event,
+    payload: &'a Value,
+    vars: &'a [Option<Value>],
+) -> Scope<'a> {
+    Scope {
+        plan,
+        message: &event.prepared.message,
+        config: &event.prepared.config,
+        metadata: &event.metadata,
+        payload,
+        vars,
+        local: None,
+        destination: &event.prepared.destination,
+        env,
+        now_ms: env.clock.now_ms(),
+    }
+}
+
+/// One item a response adds to a batch.
+struct Piece {
+    event: usize,
+    /// The response it came from (its index in the group's responses).
+    response: usize,
+    item: Value,
+    size: f64,
+    key: String,
+}
+
+fn batch_group(
+    plan: &Plan,
+    b: &BatchPlan,
+    env: &Env,
+    events: &[Event],
+    done: Vec<Done>,
+    first_md: &Value,
+    out: &mut Vec<Value>,
+) {
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut failed_events: Vec<usize> = Vec::new();
+    for (r, d) in done.iter().enumerate() {
+        let e = &events[d.event];
+        let mut vars = vec![None; b.slots];
+        vars[b.output_slot] = Some(d.response.clone());
+        let found = (|| -> Result<Vec<Piece>, Failure> {
+            let s = scope(plan, env, e, &d.payload, &vars);
+            let items = match &b.items {
+                Some(x) => match eval(x, &s)?.map(Cow::into_owned) {
+                    None => Vec::new(),
+                    Some(Value::Array(a)) => a,
+                    Some(one) => vec![one],
+                },
+                None => vec![d.payload.clone()],
+            };
+            let key = match &b.key {
+                Some(k) => js::to_js_string(eval(k, &s)?.as_deref()),
+                None => String::new(),
+            };
+            let mut got = Vec::with_capacity(items.len());
+            for item in items {
+                let size = match &b.size {
+                    Some(z) => {
+                        let mut vars = vars.clone();
+                        vars[b.item_slot] = Some(item.clone());
+                        let s = scope(plan, env, e, &d.payload, &vars);
+                        js::to_number(eval(z, &s)?.as_deref())
+                    }
+                    None => size_of(&item),
+                };
+                got.push(Piece {
+                    event: d.event,
+                    response: r,
+                    item,
+                    size,
+                    key: key.clone(),
+                });
+            }
+            Ok(got)
+        })();
+        match found {
+            Ok(p) => pieces.extend(p),
+            Err(f) => {
+                if !failed_events.contains(&d.event) {
+                    failed_events.push(d.event);
+                    out.push(failure_entry(
+                        plan,
+                        &e.metadata,
+                        &e.prepared.destination,
+                        &f,
+                        first_md,
+                    ));
+                }
+            }
+        }
+    }
+    // An event that failed here is answered by its failure alone.
+    pieces.retain(|p| !failed_events.contains(&p.event));
+    if pieces.is_empty() {
+        return;
+    }
+    // The limits, over the group's first event.
+    let first = &events[pieces[0].event];
+    let vars = vec![None; b.slots];
+    let s = scope(plan, env, first, &first.prepared.message, &vars);
+    let limit = |e: &Option<crate::plan::Expr>| -> Option<f64> {
+        let e = e.as_ref()?;
+        let n = js::to_number(eval(e, &s).ok()?.as_deref());
+        (n.is_finite() && n > 0.0).then_some(n)
+    };
+    let (max_items, max_bytes) = (limit(&b.max_items), limit(&b.max_bytes));
+    // Keys in the order first seen; within a key, pieces in order.
+    let mut keys: Vec<String> = Vec::new();
+    for p in &pieces {
+        if !keys.contains(&p.key) {
+            keys.push(p.key.clone());
+        }
+    }
+    for key in keys {
+        let of_key: Vec<&Piece> = pieces.iter().filter(|p| p.key == key).collect();
+        for chunk in chunks(&of_key, max_items, max_bytes, b.whole_events) {
+            let items: Vec<Value> = chunk.iter().map(|p| p.item.clone()).collect();
+            // One metadata per response in the batch (per event, with `whole_events`).
+            let mut metadata: Vec<Value> = Vec::new();
+            let mut last = usize::MAX;
+            for p in &chunk {
+                let unit = if b.whole_events { p.event } else { p.response };
+                if unit != last {
+                    metadata.push(events[p.event].metadata.clone());
+                }
+                last = unit;
+            }
+            let lead = &done[chunk[0].response];
+            let lead_event = &events[chunk[0].event];
+            let mut vars = vec![None; b.slots];
+            vars[b.items_slot] = Some(Value::Array(items));
+            vars[b.output_slot] = Some(lead.response.clone());
+            let s = scope(plan, env, lead_event, &lead.payload, &vars);
+            match build(&b.request, &s) {
+                Ok(request) => out.push(entry(
+                    request,
+                    metadata,
+                    true,
+                    &lead_event.prepared.destination,
+                )),
+                Err(f) => {
+                    let mut seen = Vec::new();
+                    for p in &chunk {
+                        if !seen.contains(&p.event) {
+                            seen.push(p.event);
+                            let e = &events[p.event];
+                            out.push(failure_entry(
+                                plan,
+                                &e.metadata,
+                                &e.prepared.destination,
+                                &f,
+                                first_md,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Items cut into batches: a new batch starts when the next item (or, with `whole`, the next
+/// event's items) would pass `max_items` or `max_bytes`, as the reference's
+/// `chunkArrayBySizeAndLength` and `batchMultiplexedEvents` cut them.
+fn chunks<'p>(
+    pieces: &[&'p Piece],
+    max_items: Option<f64>,
+    max_bytes: Option<f64>,
+    whole: bool,
+) -> Vec<Vec<&'p Piece>> {
+    let mut out: Vec<Vec<&Piece>> = Vec::new();
+    let mut i = 0;
+    while i < pieces.len() {
+        // The unit that must stay together: one item, or one event's items.
+        let mut j = i + 1;
+        if whole {
+            while j < pieces.len() && pieces[j].event == pieces[i].event {
+                j += 1;
+            }
+        }
+        let unit = &pieces[i..j];
+        let unit_size: f64 = unit.iter().map(|p| p.size).sum();
+        let fits = out.last().is_some_and(|cur| {
+            let n = (cur.len() + unit.len()) as f64;
+            let bytes: f64 = cur.iter().map(|p| p.size).sum::<f64>() + unit_size;
+            max_items.is_none_or(|m| n <= m) && max_bytes.is_none_or(|m| bytes <= m)
+        });
+        if fits {
+            if let Some(cur) = out.last_mut() {
+                cur.extend_from_slice(unit);
+            }
+        } else {
+            // A unit larger than a batch is cut by count alone.
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            let per = max_items.map_or(unit.len(), |m| (m as usize).max(1));
+            for c in unit.chunks(per) {
+                out.push(c.to_vec());
+            }
+        }
+        i = j;
+    }
+    out
+}
+
+/// `object-sizeof`, as the reference's batching measures: the UTF-8 length of an object's or
+/// list's JSON; 12 + 4 per 4 characters for a string; 8 for a number; 4 for a boolean.
+pub fn size_of(v: &Value) -> f64 {
+    match v {
+        Value::Object(_) | Value::Array(_) => crate::protocol::json::to_js_string(v).len() as f64,
+        Value::String(s) => 12.0 + 4.0 * (s.encode_utf16().count() as f64 / 4.0).ceil(),
+        Value::Number(_) => 8.0,
+        Value::Bool(_) => 4.0,
+        Value::Null => 0.0,
+    }
+}
+
+/// A request shape evaluated (for a batch).
+fn build(request: &Request, s: &Scope<'_>) -> Result<Value, Failure> {
+    let mut m = Map::new();
+    for (name, shape) in &request.fields {
+        if let Some(v) = shape_value(shape, s)? {
+            m.insert(name.clone(), v);
+        }
+    }
+    Ok(Value::Object(m))
+}
+
+fn shape_value(shape: &Shape, s: &Scope<'_>) -> Result<Option<Value>, Failure> {
+    Ok(match shape {
+        Shape::Expr(e) => eval(e, s)?.map(Cow::into_owned),
+        Shape::Object(entries) => {
+            let mut m = Map::new();
+            for (k, sh) in entries {
+                crate::eval::expr::put(&mut m, k.as_deref(), shape_value(sh, s)?);
+            }
+            Some(Value::Object(m))
+        }
+        Shape::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for sh in items {
+                out.push(shape_value(sh, s)?.unwrap_or(Value::Null));
+            }
+            Some(Value::Array(out))
+        }
+    })
+}
+
+/// A response as the router carries it: as built, `userId` made text when it is truthy (the
+/// processor's default `""` is not added here).
+fn router_response(o: Output) -> Value {
+    let mut v = match o {
+        Output::Payload(payload, req) => {
+            // Every field of a fast request is literal but `body.JSON`, the payload.
+            fn fill(sh: &Shape, payload: &Value) -> Value {
+                match sh {
+                    Shape::Expr(crate::plan::Expr::Literal(v)) => v.clone(),
+                    Shape::Expr(_) => payload.clone(),
+                    Shape::Object(entries) => Value::Object(
+                        entries
+                            .iter()
+                            .filter_map(|(k, s)| Some((k.clone()?, fill(s, payload))))
+                            .collect(),
+                    ),
+                    Shape::List(items) => {
+                        Value::Array(items.iter().map(|s| fill(s, payload)).collect())
+                    }
+                }
+            }
+            let mut m = Map::new();
+            for (k, sh) in &req.fields {
+                m.insert(k.clone(), fill(sh, &payload));
+            }
+            Value::Object(m)
+        }
+        Output::Built(v, _) => v,
+    };
+    if let Value::Object(m) = &mut v
+        && let Some(u) = m.get_mut("userId")
+    {
+        if js::truthy(Some(u)) {
+            *u = Value::String(js::to_js_string(Some(u)));
+        } else if u.is_null() {
+            m.shift_remove("userId");
+        }
+    }
+    v
+}
+
+fn entry(request: Value, metadata: Vec<Value>, batched: bool, destination: &Value) -> Value {
+    let mut m = Map::new();
+    m.insert("batchedRequest".into(), request);
+    m.insert("metadata".into(), Value::Array(metadata));
+    m.insert("batched".into(), Value::Bool(batched));
+    m.insert("statusCode".into(), Value::from(200));
+    m.insert("destination".into(), destination.clone());
+    Value::Object(m)
+}
+
+/// A failed event: its error text as the step raised it (without the workflow's step names),
+/// statTags for the router (naming the group's destination and workspace).
+fn failure_entry(
+    plan: &Plan,
+    metadata: &Value,
+    destination: &Value,
+    f: &Failure,
+    first_md: &Value,
+) -> Value {
+    let mut tags = Map::new();
+    for (i, (k, v)) in plan.stat_tags.iter().enumerate() {
+        let v = if k == "feature" {
+            Value::String("router".into())
+        } else {
+            v.clone()
+        };
+        tags.insert(k.clone(), v);
+        if i == 0 {
+            tags.insert("errorType".into(), Value::String(f.error_type.clone()));
+        }
+    }
+    if plan.stat_tags.is_empty() {
+        tags.insert("errorType".into(), Value::String(f.error_type.clone()));
+    }
+    for key in ["destinationId", "workspaceId"] {
+        if let Some(v) = first_md.get(key) {
+            tags.insert(key.into(), v.clone());
+        }
+    }
+    let mut m = Map::new();
+    m.insert("metadata".into(), Value::Array(vec![metadata.clone()]));
+    m.insert("batched".into(), Value::Bool(false));
+    m.insert("statusCode".into(), Value::from(400));
+    m.insert("error".into(), Value::String(f.message.clone()));
+    m.insert("statTags".into(), Value::Object(tags));
+    m.insert("destination".into(), destination.clone());
+    Value::Object(m)
+}
+
+/// A whole routerTransform body answered; `Err` for a body that is not one.
+pub fn route_body(plan: &Plan, body: Value, env: &Env) -> Result<Value, String> {
+    let Value::Object(mut b) = body else {
+        return Err(
+            "a routerTransform body is an object {\"input\": [...], \"destType\": \"...\"}".into(),
+        );
+    };
+    let Some(Value::Array(inputs)) = b.remove("input") else {
+        return Err("a routerTransform body needs `input`, a list of request items".into());
+    };
+    if inputs.is_empty() {
+        return Err("`input` is an empty list".into());
+    }
+    let output = route(plan, inputs, env);
+    let mut m = Map::new();
+    m.insert("output".into(), Value::Array(output));
+    Ok(Value::Object(m))
+}
