@@ -248,6 +248,7 @@ fn expression_schema() -> Value {
             {"type": "string"},
             {"type": ["number", "boolean", "null"]},
             {"type": "array", "items": {"$ref": "#/definitions/expression"}},
+            {"type": "object", "maxProperties": 0, "description": "`{}`: an empty object"},
             {
                 "type": "object",
                 "minProperties": 1,

@@ -52,7 +52,9 @@ pub enum Func {
     QueryString,
     Base64,
     Sha256,
+    Sha1,
     Md5,
+    Xml,
     Number,
     ParseFloat,
     ParseInt,
@@ -90,6 +92,7 @@ pub enum Func {
     RenameKeys,
     MapValues,
     MapKeys,
+    MapKeysDeep,
     FilterKeys,
     Get,
     Unset,
@@ -742,6 +745,32 @@ pub static CONSTRUCTS: &[Construct] = &[
         ]
     ),
     c!(
+        "sha1",
+        Sha1,
+        "string",
+        None,
+        [req("value")],
+        "The SHA-1 of the value's text, in hex; undefined for a falsy value.",
+        "crypto.createHash('sha1').update(String(v)).digest('hex')",
+        [(
+            "sha1('abc')",
+            "\"a9993e364706816aba3e25717850c26c9cd0d89d\""
+        )]
+    ),
+    c!(
+        "xml",
+        Xml,
+        "string",
+        None,
+        [req("value"), opt("root", "'root'")],
+        "The value as an XML document under a root element, as fast-xml-parser's builder writes it (attributes from `@_` keys, text from `#text`, lists repeat their element, empty values as `<e/>`, text escaped), after the XML declaration.",
+        "'<?xml version=\"1.0\" encoding=\"UTF-8\"?>' + new XMLBuilder({ignoreAttributes: false, suppressEmptyNode: true}).build({[root]: v})",
+        [(
+            "xml({event: 'A&B', items: [{id: 1}, {id: 2}], e: '', '@_v': 2}, 'body')",
+            "\"<?xml version=\\\"1.0\\\" encoding=\\\"UTF-8\\\"?><body v=\\\"2\\\"><event>A&amp;B</event><items><id>1</id></items><items><id>2</id></items><e/></body>\""
+        )]
+    ),
+    c!(
         "md5",
         Md5,
         "string",
@@ -1160,6 +1189,19 @@ pub static CONSTRUCTS: &[Construct] = &[
         "A copy of an object with each key through a lambda (given the key and its value).",
         "_.mapKeys(o, (v, k) => fn(k, v))",
         [("map_keys({a: 1}, k => uppercase(k))", "{\"A\":1}")]
+    ),
+    c!(
+        "map_keys_deep",
+        MapKeysDeep,
+        "object",
+        None,
+        [req("value"), lambda("fn", 2)],
+        "A copy of a value with every key of every object in it (inside lists too) through a lambda (given the key and its value).",
+        "",
+        [(
+            "map_keys_deep({'a b': [{'c d': 1}]}, k => replace(k, ' ', '_'))",
+            "{\"a_b\":[{\"c_d\":1}]}"
+        )]
     ),
     c!(
         "filter_keys",

@@ -419,7 +419,22 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             None | Some(Value::Null) => None,
             v => text(base64(js::to_js_string(v).as_bytes())),
         },
-        Func::Sha256 | Func::Md5 => {
+        Func::Xml => {
+            let (v, root) = (a0()?, arg(args, 1, s)?);
+            let root = match root.as_deref() {
+                None => "root".to_owned(),
+                other => js::to_js_string(other),
+            };
+            let Some(v) = v else {
+                return Ok(None);
+            };
+            let mut m = Map::new();
+            m.insert(root, v.into_owned());
+            let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+            out.push_str(&xml::build(&m).1);
+            text(out)
+        }
+        Func::Sha256 | Func::Sha1 | Func::Md5 => {
             let v = a0()?;
             if !js::truthy(v.as_deref()) {
                 return Ok(None);
@@ -428,6 +443,9 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             text(if f == Func::Sha256 {
                 use sha2::Digest;
                 hex(&sha2::Sha256::digest(input.as_bytes()))
+            } else if f == Func::Sha1 {
+                use sha1::Digest;
+                hex(&sha1::Sha1::digest(input.as_bytes()))
             } else {
                 use md5::Digest;
                 hex(&md5::Md5::digest(input.as_bytes()))
@@ -759,6 +777,39 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             }
             owned(Value::Object(out))
         }
+        Func::MapKeysDeep => {
+            let v = a0()?;
+            let (slots, body) = lambda_arg(args, 1);
+            fn deep(
+                v: &Value,
+                slots: &[usize],
+                body: &Expr,
+                s: &Scope<'_>,
+            ) -> Result<Value, Failure> {
+                Ok(match v {
+                    Value::Array(a) => Value::Array(
+                        a.iter()
+                            .map(|x| deep(x, slots, body, s))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    Value::Object(m) => {
+                        let mut out = Map::new();
+                        for (k, x) in ordered_pairs(Some(v)) {
+                            let _ = m;
+                            let key = apply(slots, body, &Value::String(k), &x, s)?;
+                            *js::object_slot(&mut out, &js::to_js_string(key.as_ref())) =
+                                deep(&x, slots, body, s)?;
+                        }
+                        Value::Object(out)
+                    }
+                    other => other.clone(),
+                })
+            }
+            match v {
+                None => None,
+                Some(v) => owned(deep(&v, slots, body, s)?),
+            }
+        }
         Func::MapValues | Func::MapKeys | Func::FilterKeys => {
             let v = a0()?;
             let (slots, body) = lambda_arg(args, 1);
@@ -928,6 +979,100 @@ fn key_list(v: Option<&Value>) -> Vec<String> {
         Some(Value::Array(items)) => items.iter().map(|i| js::to_js_string(Some(i))).collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => Vec::new(),
+    }
+}
+
+/// fast-xml-parser's builder (`ignoreAttributes: false`, `suppressEmptyNode: true`).
+mod xml {
+    use serde_json::{Map, Value};
+
+    use super::js;
+
+    fn escape(t: &str) -> String {
+        t.replace('&', "&amp;")
+            .replace('>', "&gt;")
+            .replace('<', "&lt;")
+            .replace('\'', "&apos;")
+            .replace('"', "&quot;")
+    }
+
+    fn text(v: &Value) -> String {
+        js::to_js_string(Some(v))
+    }
+
+    fn text_node(v: &Value, key: &str, attrs: &str) -> String {
+        let t = match v {
+            Value::String(s) => escape(s),
+            other => text(other),
+        };
+        if t.is_empty() {
+            format!("<{key}{attrs}/>")
+        } else {
+            format!("<{key}{attrs}>{t}</{key}>")
+        }
+    }
+
+    fn object_node(m: &Map<String, Value>, key: &str) -> String {
+        let (attrs, val) = build(m);
+        if m.len() == 1
+            && let Some(t) = m.get("#text")
+        {
+            return text_node(t, key, &attrs);
+        }
+        if val.is_empty() {
+            format!("<{key}{attrs}/>")
+        } else {
+            format!("<{key}{attrs}>{val}</{key}>")
+        }
+    }
+
+    /// The attributes and the content an object's members make.
+    pub fn build(m: &Map<String, Value>) -> (String, String) {
+        let (mut attrs, mut val) = (String::new(), String::new());
+        for (key, v) in crate::protocol::json::js_order(m) {
+            let attr = key.strip_prefix("@_").filter(|_| key != "#text");
+            match v {
+                Value::Null => {
+                    if attr.is_none() {
+                        val.push_str(&format!("<{key}/>"));
+                    }
+                }
+                Value::Array(items) => {
+                    for item in items {
+                        match item {
+                            Value::Null => val.push_str(&format!("<{key}/>")),
+                            Value::Object(o) => val.push_str(&object_node(o, key)),
+                            Value::Array(_) => {
+                                let mut wrap = Map::new();
+                                wrap.insert(key.clone(), item.clone());
+                                val.push_str(&build(&wrap).1);
+                            }
+                            other => val.push_str(&text_node(other, key, "")),
+                        }
+                    }
+                }
+                Value::Object(o) => val.push_str(&object_node(o, key)),
+                other => match attr {
+                    Some(name) => {
+                        let t = match other {
+                            Value::String(s) => escape(s),
+                            o => text(o),
+                        };
+                        if t == "true" {
+                            attrs.push_str(&format!(" {name}"));
+                        } else {
+                            attrs.push_str(&format!(" {name}=\"{t}\""));
+                        }
+                    }
+                    None if key == "#text" => val.push_str(&match other {
+                        Value::String(s) => escape(s),
+                        o => text(o),
+                    }),
+                    None => val.push_str(&text_node(other, key, "")),
+                },
+            }
+        }
+        (attrs, val)
     }
 }
 
