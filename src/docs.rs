@@ -382,6 +382,31 @@ pub fn schema() -> Value {
             }),
             "request" => json!({"$ref": "#/definitions/request"}),
             "steps" => json!({"$ref": "#/definitions/steps"}),
+            "router" => json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "checks": {"$ref": "#/definitions/steps"},
+                    "batch": {
+                        "type": "object",
+                        "additionalProperties": false,
+                        "required": ["request"],
+                        "properties": {
+                            "when": {"$ref": "#/definitions/expression"},
+                            "key": {"$ref": "#/definitions/expression"},
+                            "alone": {"$ref": "#/definitions/expression"},
+                            "items": {"$ref": "#/definitions/expression"},
+                            "size": {"$ref": "#/definitions/expression"},
+                            "max_items": {"$ref": "#/definitions/expression"},
+                            "max_bytes": {"$ref": "#/definitions/expression"},
+                            "whole_events": {"type": "boolean"},
+                            "request": {"$ref": "#/definitions/request"},
+                            "batched": {"$ref": "#/definitions/expression"},
+                            "entries": {"enum": ["each", "one", "by_job"]}
+                        }
+                    }
+                }
+            }),
             "aliases" => json!({
                 "type": "object",
                 "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}

@@ -68,7 +68,24 @@ pub struct Plan {
 /// Batching for the router transform: which payloads may share a request, how many at most,
 /// and what the batched request is.
 pub struct RouterPlan {
+    /// Steps run once per group, over its first event, before any event is mapped: when one
+    /// refuses, the whole group is answered by one failure entry.
+    pub checks: Vec<Step>,
+    /// Variable slots the checks need.
+    pub check_slots: usize,
     pub batch: Option<BatchPlan>,
+}
+
+/// How a group's batches become entries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Entries {
+    /// One entry per batch.
+    Each,
+    /// One entry per key, `batchedRequest` the list of its batches' requests.
+    One,
+    /// Batches that share a job (a metadata `jobId`) merged into one entry listing their
+    /// requests.
+    ByJob,
 }
 
 pub struct BatchPlan {
@@ -85,6 +102,12 @@ pub struct BatchPlan {
     pub max_bytes: Option<Expr>,
     /// An event's responses go into one batch together (split only past `max_items`).
     pub whole_events: bool,
+    /// Per response: when truthy, the response is a batch of its own.
+    pub alone: Option<Expr>,
+    /// Per batch (request scope): what its entry says as `batched` (default: true, false for a
+    /// response alone).
+    pub batched: Option<Expr>,
+    pub entries: Entries,
     /// The batched request: a shape with `items` in scope.
     pub request: Arc<Request>,
     /// Slots of the router's own variables: `output` (a response), `item` (one item) and

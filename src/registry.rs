@@ -47,6 +47,7 @@ pub enum Func {
     Substring,
     Length,
     Json,
+    ToText,
     ParseJson,
     UrlEncode,
     QueryString,
@@ -686,6 +687,19 @@ pub static CONSTRUCTS: &[Construct] = &[
                 "\"{\\\"a\\\":1,\\\"b\\\":[true]}\""
             ),
             ("json('x')", "\"\\\"x\\\"\"")
+        ]
+    ),
+    c!(
+        "to_text",
+        ToText,
+        "string",
+        None,
+        [req("value")],
+        "A string as it is; any other value as JSON text (`JSON.stringify`; undefined stays undefined), as the reference's `convertToString`.",
+        "typeof v === 'string' ? v : JSON.stringify(v)",
+        [
+            ("to_text(['a', 1])", "\"[\\\"a\\\",1]\""),
+            ("to_text('a')", "\"a\"")
         ]
     ),
     c!(
@@ -1555,7 +1569,7 @@ pub static SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         name: "router",
         homes: &["destination"],
-        summary: "The router transform (`/routerTransform`): without `batch`, each event's responses are entries of their own. `batch` says when to batch (`when`, over the group's first event), what each response adds (`items`: a list, or one value; default its payload), which may share a request (`key`), how many (`max_items`) and how large (`max_bytes`, each item's `size`, default `size_of(item)`), whether an event's items stay together (`whole_events`), and the batched request (`request`, a shape with `items` and the first response as `output`). `output` is the response in `key`, `items` and `size`; `item` the item in `size`.",
+        summary: "The router transform (`/routerTransform`). Events are grouped as the reference groups them (destination `ID`, the source's job, and `Config` unless the destination has `hasDynamicConfig: false`). `checks`: steps run once per group over its first event before any is mapped; when one refuses, the group is one failure entry (every event's metadata, no `destination`, the text wrapped as `Workflow: rtWorkflow, Step: <name>`). Without `batch`, each event's responses are entries of their own. `batch` says when to batch (`when`, over the group's first event), what each response adds (`items`: a list, or one value; default its payload), which may share a request (`key`), which go alone (`alone`: a batch of their own, whatever the limits), how many (`max_items`) and how large (`max_bytes`, each item's `size`, default `size_of(item)`), whether an event's items stay together (`whole_events`), the batched request (`request`, a shape with `items` and the first response as `output`), what its entry says as `batched` (default true, false for a response alone) and how batches become entries (`entries`: `each` batch its own, the default; `one` per key, `batchedRequest` the list of its requests; `by_job`: batches sharing a `jobId` merged, as the reference's `combineBatchRequestsWithSameJobIds`). `output` is the response in `key`, `alone`, `items` and `size`; `item` the item in `size`.",
     },
     SectionDoc {
         name: "aliases",

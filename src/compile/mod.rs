@@ -508,7 +508,21 @@ fn define_aliases(cx: &mut Cx<'_>, node: &Node) {
         let mut paths = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let ip = format!("{p}[{i}]");
-            if let Some(text) = cx.string(item, &ip)
+            let text = cx.string(item, &ip);
+            if let Some(rest) = text.as_deref().and_then(|t| t.strip_prefix("message.")) {
+                // Alias paths start at the message: this one would read `message.message...`.
+                cx.err_hint(
+                    Code::BadPath,
+                    item,
+                    &ip,
+                    format!(
+                        "alias paths are read from the message; `message.{rest}` reads nothing"
+                    ),
+                    Some(format!("write `{rest}`")),
+                );
+                continue;
+            }
+            if let Some(text) = text
                 && let Some(path) = cx.rooted(Root::Message, &text, &text, item, &ip)
             {
                 paths.push(path);
@@ -846,13 +860,41 @@ fn text_or(cx: &mut Cx<'_>, node: &Node, path: &str, key: &str, default: &str) -
     }
 }
 
-/// `router:`: the router transform's batching.
+/// `router:`: the router transform's group checks and batching.
 fn router<'s>(cx: &mut Cx<'s>, file: &Arc<str>, node: &'s Node) -> Option<crate::plan::RouterPlan> {
-    use crate::plan::{BatchPlan, RouterPlan};
-    cx.mapping(node, "router", &["batch"])?;
-    let Some(b) = node.get("batch") else {
-        return Some(RouterPlan { batch: None });
+    use crate::plan::RouterPlan;
+    cx.mapping(node, "router", &["checks", "batch"])?;
+    // The checks see the event's roots and variables of their own.
+    let (checks, check_slots) = match node.get("checks") {
+        Some(c) => {
+            let saved_scope = std::mem::take(&mut cx.scope);
+            let saved_slots = std::mem::take(&mut cx.slot_names);
+            let steps = cx.steps(c, "router.checks");
+            let slots = cx.slot_names.len();
+            cx.scope = saved_scope;
+            cx.slot_names = saved_slots;
+            (steps, slots)
+        }
+        None => (Vec::new(), 0),
     };
+    let batch = match node.get("batch") {
+        Some(b) => Some(router_batch(cx, file, b)?),
+        None => None,
+    };
+    Some(RouterPlan {
+        checks,
+        check_slots,
+        batch,
+    })
+}
+
+/// `router.batch`: which responses share a request, and what the batched request is.
+fn router_batch<'s>(
+    cx: &mut Cx<'s>,
+    file: &Arc<str>,
+    b: &'s Node,
+) -> Option<crate::plan::BatchPlan> {
+    use crate::plan::{BatchPlan, Entries};
     let p = "router.batch";
     cx.mapping(
         b,
@@ -860,12 +902,15 @@ fn router<'s>(cx: &mut Cx<'s>, file: &Arc<str>, node: &'s Node) -> Option<crate:
         &[
             "when",
             "key",
+            "alone",
             "items",
             "size",
             "max_items",
             "max_bytes",
             "whole_events",
             "request",
+            "batched",
+            "entries",
         ],
     )?;
     // The router's expressions see the event's roots, `output` (one response) and, in the
@@ -882,6 +927,7 @@ fn router<'s>(cx: &mut Cx<'s>, file: &Arc<str>, node: &'s Node) -> Option<crate:
     };
     let when = expr(cx, "when");
     let key = expr(cx, "key");
+    let alone = expr(cx, "alone");
     let items = expr(cx, "items");
     let max_items = expr(cx, "max_items");
     let max_bytes = expr(cx, "max_bytes");
@@ -891,7 +937,26 @@ fn router<'s>(cx: &mut Cx<'s>, file: &Arc<str>, node: &'s Node) -> Option<crate:
         Some(n) => cx.boolean(n, &join(p, "whole_events")),
         None => Some(false),
     };
+    let entries = match b.get("entries") {
+        Some(n) => match cx.string(n, &join(p, "entries")).as_deref() {
+            Some("each") => Some(Entries::Each),
+            Some("one") => Some(Entries::One),
+            Some("by_job") => Some(Entries::ByJob),
+            Some(other) => {
+                cx.err(
+                    Code::UnknownConstruct,
+                    n,
+                    &join(p, "entries"),
+                    format!("unknown `entries` `{other}` (each, one or by_job)"),
+                );
+                None
+            }
+            None => None,
+        },
+        None => Some(Entries::Each),
+    };
     let items_slot = cx.bind("items");
+    let batched = expr(cx, "batched");
     let request = cx.required(b, p, "request").and_then(|r| {
         let mut fields = Vec::new();
         for (k, v) in cx.request_entries(r, &join(p, "request")) {
@@ -902,25 +967,26 @@ fn router<'s>(cx: &mut Cx<'s>, file: &Arc<str>, node: &'s Node) -> Option<crate:
     let slots = cx.slot_names.len();
     cx.scope = saved_scope;
     cx.slot_names = saved_slots;
-    let (request, whole_events) = (request?, whole_events?);
+    let (request, whole_events, entries) = (request?, whole_events?, entries?);
     if !ok {
         return None;
     }
-    Some(RouterPlan {
-        batch: Some(BatchPlan {
-            when,
-            key,
-            items,
-            size,
-            max_items,
-            max_bytes,
-            whole_events,
-            request: Arc::new(request),
-            output_slot,
-            item_slot,
-            items_slot,
-            slots,
-            origin: cx.origin(b, p),
-        }),
+    Some(BatchPlan {
+        when,
+        key,
+        items,
+        size,
+        max_items,
+        max_bytes,
+        whole_events,
+        alone,
+        batched,
+        entries,
+        request: Arc::new(request),
+        output_slot,
+        item_slot,
+        items_slot,
+        slots,
+        origin: cx.origin(b, p),
     })
 }

@@ -288,6 +288,8 @@ fn default_field(name: &str) -> Shape {
         "type" => Value::String("REST".into()),
         "method" => Value::String("POST".into()),
         "endpoint" => Value::String(String::new()),
+        // Absent: the processor answers its default `""`.
+        "userId" => Value::Null,
         _ => Value::Object(serde_json::Map::new()),
     };
     Shape::Expr(Expr::Literal(v))

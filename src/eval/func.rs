@@ -393,6 +393,12 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             None => None,
             Some(v) => text(crate::protocol::json::to_js_string(&v)),
         },
+        Func::ToText => match a0()? {
+            None => None,
+            Some(Cow::Owned(Value::String(t))) => text(t),
+            Some(v @ Cow::Borrowed(Value::String(_))) => Some(v),
+            Some(v) => text(crate::protocol::json::to_js_string(&v)),
+        },
         Func::ParseJson => match a0()?.as_deref() {
             Some(Value::String(t)) => serde_json::from_str::<Value>(t).ok().map(Cow::Owned),
             _ => None,

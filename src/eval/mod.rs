@@ -163,6 +163,34 @@ pub fn run_traced(
     run_with(plan, item, env, true)
 }
 
+/// Runs checks (steps of `require`, `fail`, `let`, ...) over one event; their payloads and
+/// responses are dropped. Used by the router's group checks.
+pub fn check(
+    plan: &Plan,
+    steps: &[crate::plan::Step],
+    slots: usize,
+    item: Item<'_>,
+    env: &Env,
+) -> Result<(), StepFailure> {
+    let event = Event {
+        plan,
+        message: item.message,
+        config: item.config,
+        metadata: item.metadata,
+        destination: item.destination,
+        env,
+        now_ms: env.clock.now_ms(),
+    };
+    let mut st = State {
+        payload: Value::Object(Map::new()),
+        vars: vec![None; slots],
+        out: Vec::new(),
+        trace: None,
+        flow: None,
+    };
+    event.run_steps(steps, &mut st).map(|_| ())
+}
+
 #[allow(clippy::type_complexity)]
 fn run_with(
     plan: &Plan,

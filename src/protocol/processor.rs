@@ -548,14 +548,18 @@ fn respond<'a>(
 }
 
 fn step_failure<'a>(plan: &Plan, metadata: Meta<'a>, f: StepFailure) -> Response<'a> {
-    let text = format!(
-        "{msg}: Workflow: {wf}, Step: {step}, ChildStep: {child}, OriginalError: {msg}",
+    let text = workflow_text(&plan.workflow, &f);
+    failure(plan, metadata, text, &f.failure.error_type)
+}
+
+/// A step's failure as the reference's workflow engine words it.
+pub fn workflow_text(workflow: &str, f: &StepFailure) -> String {
+    format!(
+        "{msg}: Workflow: {workflow}, Step: {step}, ChildStep: {child}, OriginalError: {msg}",
         msg = f.failure.message,
-        wf = plan.workflow,
         step = f.step,
         child = f.child.as_deref().unwrap_or("undefined"),
-    );
-    failure(plan, metadata, text, &f.failure.error_type)
+    )
 }
 
 /// A 400 response item with the destination's statTags.

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::eval::expr::{Scope, eval};
 use crate::eval::{self, Env, Failure, Output, js};
-use crate::plan::{BatchPlan, Plan, Request, Shape};
+use crate::plan::{BatchPlan, Entries, Plan, Request, Shape};
 use crate::protocol::processor::prepare;
 
 /// One successful response of an event, as batching sees it.
@@ -36,20 +36,13 @@ pub fn route(plan: &Plan, inputs: Vec<Value>, env: &Env) -> Vec<Value> {
         router: true,
         ..env.clone()
     };
-    // Group by destination (its ID and config): events of different destinations never share
-    // a request. Groups keep the order of their first event.
+    // Group as the reference does: by destination ID, the source's job and, unless the
+    // destination says its config is not dynamic (`hasDynamicConfig: false`), its config (key
+    // order aside). Events of different groups never share a request. Groups keep the order
+    // of their first event.
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     for input in inputs {
-        let key = match input.get("destination") {
-            Some(d) => format!(
-                "{}\u{0}{}",
-                js::to_js_string(d.get("ID")),
-                d.get("Config")
-                    .map(crate::protocol::json::to_js_string)
-                    .unwrap_or_default()
-            ),
-            None => String::new(),
-        };
+        let key = group_key(&input);
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, g)) => g.push(input),
             None => groups.push((key, vec![input])),
@@ -62,6 +55,42 @@ pub fn route(plan: &Plan, inputs: Vec<Value>, env: &Env) -> Vec<Value> {
     out
 }
 
+/// The reference's `groupRouterTransformEvents` key.
+fn group_key(input: &Value) -> String {
+    let truthy_text = |v: Option<&Value>| {
+        v.filter(|v| js::truthy(Some(v)))
+            .map_or_else(|| "default".to_owned(), |v| js::to_js_string(Some(v)))
+    };
+    let d = input.get("destination");
+    let id = truthy_text(d.and_then(|d| d.get("ID")));
+    let job = truthy_text(input.pointer("/context/sources/job_id"));
+    let by_config = d.and_then(|d| d.get("hasDynamicConfig")) != Some(&Value::Bool(false));
+    let config = match d.and_then(|d| d.get("Config")) {
+        Some(c) if by_config && js::truthy(Some(c)) => {
+            crate::protocol::json::to_js_string(&sorted_keys(c))
+        }
+        _ => "default".to_owned(),
+    };
+    format!("{id}\u{0}{job}\u{0}{config}")
+}
+
+/// A value with every object's keys in sorted order (a stable text for comparing configs).
+fn sorted_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted_keys(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 fn route_group(plan: &Plan, group: Vec<Value>, env: &Env, out: &mut Vec<Value>) {
     // The group's first metadata names the destination and workspace in failures' statTags,
     // as the reference's router does.
@@ -70,20 +99,57 @@ fn route_group(plan: &Plan, group: Vec<Value>, env: &Env, out: &mut Vec<Value>) 
         .and_then(|i| i.get("metadata"))
         .cloned()
         .unwrap_or(Value::Null);
-    let mut events: Vec<Event> = Vec::new();
-    let mut done: Vec<Done> = Vec::new();
+    // Every input parsed first: the group's checks run before any event is mapped.
+    let mut parsed: Vec<Result<Event, (Value, Value)>> = Vec::with_capacity(group.len());
     for input in group {
         let metadata = input.get("metadata").cloned().unwrap_or(Value::Null);
         let destination = input.get("destination").cloned().unwrap_or(Value::Null);
-        let prepared = match prepare(plan, input) {
-            Ok(p) => p,
-            Err(_) => {
+        parsed.push(match prepare(plan, input) {
+            Ok(prepared) => Ok(Event { prepared, metadata }),
+            Err(_) => Err((metadata, destination)),
+        });
+    }
+    if let Some(r) = plan.router.as_ref().filter(|r| !r.checks.is_empty())
+        && let Some(first) = parsed.iter().find_map(|p| p.as_ref().ok())
+        && let Err(f) = eval::check(
+            plan,
+            &r.checks,
+            r.check_slots,
+            first.prepared.item(&first.metadata),
+            env,
+        )
+    {
+        // One entry for the whole group, its text as the reference's workflow wraps it.
+        let metadata = parsed
+            .iter()
+            .map(|p| match p {
+                Ok(e) => e.metadata.clone(),
+                Err((m, _)) => m.clone(),
+            })
+            .collect();
+        let text = crate::protocol::processor::workflow_text("rtWorkflow", &f);
+        out.push(failure_entry(
+            plan,
+            metadata,
+            None,
+            &text,
+            &f.failure.error_type,
+            &first_md,
+        ));
+        return;
+    }
+    let mut events: Vec<Event> = Vec::new();
+    let mut done: Vec<Done> = Vec::new();
+    for p in parsed {
+        let e = match p {
+            Ok(e) => e,
+            Err((metadata, destination)) => {
                 let f = Failure::instrumentation("request item must be a JSON object".into());
-                out.push(failure_entry(plan, &metadata, &destination, &f, &first_md));
+                out.push(fail(plan, &metadata, &destination, &f, &first_md));
                 continue;
             }
         };
-        match eval::run(plan, prepared.item(&metadata), env) {
+        match eval::run(plan, e.prepared.item(&e.metadata), env) {
             Ok(outputs) => {
                 let index = events.len();
                 for o in outputs {
@@ -94,12 +160,12 @@ fn route_group(plan: &Plan, group: Vec<Value>, env: &Env, out: &mut Vec<Value>) 
                         payload,
                     });
                 }
-                events.push(Event { prepared, metadata });
+                events.push(e);
             }
-            Err(f) => out.push(failure_entry(
+            Err(f) => out.push(fail(
                 plan,
-                &metadata,
-                &prepared.destination,
+                &e.metadata,
+                &e.prepared.destination,
                 &f.failure,
                 &first_md,
             )),
@@ -123,7 +189,7 @@ fn route_group(plan: &Plan, group: Vec<Value>, env: &Env, out: &mut Vec<Value>) 
                     Err(f) => {
                         for d in &done {
                             let e = &events[d.event];
-                            out.push(failure_entry(
+                            out.push(fail(
                                 plan,
                                 &e.metadata,
                                 &e.prepared.destination,
@@ -182,8 +248,25 @@ struct Piece {
     item: Value,
     size: f64,
     key: String,
+    /// The response is a batch of its own (`alone`).
+    alone: bool,
 }
 
+/// A batch built, or several merged: what one entry answers.
+struct Built {
+    requests: Vec<Value>,
+    /// `batchedRequest` is the list of `requests` (else their one request).
+    listed: bool,
+    metadata: Vec<Value>,
+    /// The event of each metadata.
+    events: Vec<usize>,
+    batched: bool,
+    destination: Value,
+    /// The index of the batch's key, in the order keys were first seen.
+    key: usize,
+}
+
+#[allow(clippy::too_many_lines)]
 fn batch_group(
     plan: &Plan,
     b: &BatchPlan,
@@ -201,6 +284,10 @@ fn batch_group(
         vars[b.output_slot] = Some(d.response.clone());
         let found = (|| -> Result<Vec<Piece>, Failure> {
             let s = scope(plan, env, e, &d.payload, &vars);
+            let alone = match &b.alone {
+                Some(a) => js::truthy(eval(a, &s)?.as_deref()),
+                None => false,
+            };
             let items = match &b.items {
                 Some(x) => match eval(x, &s)?.map(Cow::into_owned) {
                     None => Vec::new(),
@@ -210,6 +297,7 @@ fn batch_group(
                 None => vec![d.payload.clone()],
             };
             let key = match &b.key {
+                _ if alone => format!("\u{1}alone {r}"),
                 Some(k) => js::to_js_string(eval(k, &s)?.as_deref()),
                 None => String::new(),
             };
@@ -230,6 +318,7 @@ fn batch_group(
                     item,
                     size,
                     key: key.clone(),
+                    alone,
                 });
             }
             Ok(got)
@@ -239,7 +328,7 @@ fn batch_group(
             Err(f) => {
                 if !failed_events.contains(&d.event) {
                     failed_events.push(d.event);
-                    out.push(failure_entry(
+                    out.push(fail(
                         plan,
                         &e.metadata,
                         &e.prepared.destination,
@@ -265,24 +354,37 @@ fn batch_group(
         (n.is_finite() && n > 0.0).then_some(n)
     };
     let (max_items, max_bytes) = (limit(&b.max_items), limit(&b.max_bytes));
-    // Keys in the order first seen; within a key, pieces in order.
-    let mut keys: Vec<String> = Vec::new();
-    for p in &pieces {
-        if !keys.contains(&p.key) {
-            keys.push(p.key.clone());
+    // Keys in the order first seen, responses alone first (as the reference's batching puts
+    // its unbatchable chunks first); within a key, pieces in order.
+    let mut keys: Vec<&str> = Vec::new();
+    for alone in [true, false] {
+        for p in pieces.iter().filter(|p| p.alone == alone) {
+            if !keys.contains(&p.key.as_str()) {
+                keys.push(&p.key);
+            }
         }
     }
-    for key in keys {
-        let of_key: Vec<&Piece> = pieces.iter().filter(|p| p.key == key).collect();
-        for chunk in chunks(&of_key, max_items, max_bytes, b.whole_events) {
+    let mut built: Vec<Built> = Vec::new();
+    for (key_index, key) in keys.iter().enumerate() {
+        let of_key: Vec<&Piece> = pieces.iter().filter(|p| p.key == *key).collect();
+        let alone = of_key[0].alone;
+        let cut = if alone {
+            // A response alone is one batch, whatever the limits.
+            vec![of_key]
+        } else {
+            chunks(&of_key, max_items, max_bytes, b.whole_events)
+        };
+        for chunk in cut {
             let items: Vec<Value> = chunk.iter().map(|p| p.item.clone()).collect();
             // One metadata per response in the batch (per event, with `whole_events`).
             let mut metadata: Vec<Value> = Vec::new();
+            let mut of_events: Vec<usize> = Vec::new();
             let mut last = usize::MAX;
             for p in &chunk {
                 let unit = if b.whole_events { p.event } else { p.response };
                 if unit != last {
                     metadata.push(events[p.event].metadata.clone());
+                    of_events.push(p.event);
                 }
                 last = unit;
             }
@@ -292,20 +394,30 @@ fn batch_group(
             vars[b.items_slot] = Some(Value::Array(items));
             vars[b.output_slot] = Some(lead.response.clone());
             let s = scope(plan, env, lead_event, &lead.payload, &vars);
-            match build(&b.request, &s) {
-                Ok(request) => out.push(entry(
-                    request,
+            let made = build(&b.request, &s).and_then(|request| {
+                let batched = match &b.batched {
+                    Some(x) => js::truthy(eval(x, &s)?.as_deref()),
+                    None => !alone,
+                };
+                Ok((request, batched))
+            });
+            match made {
+                Ok((request, batched)) => built.push(Built {
+                    requests: vec![request],
+                    listed: false,
                     metadata,
-                    true,
-                    &lead_event.prepared.destination,
-                )),
+                    events: of_events,
+                    batched,
+                    destination: lead_event.prepared.destination.clone(),
+                    key: key_index,
+                }),
                 Err(f) => {
                     let mut seen = Vec::new();
                     for p in &chunk {
                         if !seen.contains(&p.event) {
                             seen.push(p.event);
                             let e = &events[p.event];
-                            out.push(failure_entry(
+                            out.push(fail(
                                 plan,
                                 &e.metadata,
                                 &e.prepared.destination,
@@ -318,6 +430,105 @@ fn batch_group(
             }
         }
     }
+    let built = match b.entries {
+        Entries::Each => built,
+        Entries::One => one_per_key(built),
+        // Twice, as the reference's `combineBatchRequestsWithSameJobIds` does.
+        Entries::ByJob => by_job(by_job(built)),
+    };
+    for x in built {
+        let request = if x.listed {
+            Value::Array(x.requests)
+        } else {
+            x.requests.into_iter().next().unwrap_or(Value::Null)
+        };
+        out.push(entry(request, x.metadata, x.batched, &x.destination));
+    }
+}
+
+/// `entries: one`: a key's batches as one entry listing their requests, each event's metadata
+/// once.
+fn one_per_key(built: Vec<Built>) -> Vec<Built> {
+    let mut merged: Vec<Built> = Vec::new();
+    for x in built {
+        match merged.iter_mut().find(|m| m.key == x.key) {
+            Some(m) => {
+                m.requests.extend(x.requests);
+                for (md, e) in x.metadata.into_iter().zip(x.events) {
+                    if !m.events.contains(&e) {
+                        m.metadata.push(md);
+                        m.events.push(e);
+                    }
+                }
+            }
+            None => {
+                let mut x = x;
+                x.listed = true;
+                let (mut md, mut ev) = (Vec::new(), Vec::new());
+                for (m, e) in x.metadata.into_iter().zip(x.events) {
+                    if !ev.contains(&e) {
+                        md.push(m);
+                        ev.push(e);
+                    }
+                }
+                x.metadata = md;
+                x.events = ev;
+                merged.push(x);
+            }
+        }
+    }
+    merged
+}
+
+/// `entries: by_job`: batches that share a job merged into the first of them (its requests
+/// listed), each job's metadata once, as the reference's `combineBatchRequestsWithSameJobIds`.
+fn by_job(built: Vec<Built>) -> Vec<Built> {
+    let job = |m: &Value| {
+        m.get("jobId").map_or_else(
+            || "undefined".to_owned(),
+            crate::protocol::json::to_js_string,
+        )
+    };
+    let mut merged: Vec<Built> = Vec::new();
+    let mut of_job: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for x in built {
+        match x.metadata.iter().find_map(|m| of_job.get(&job(m)).copied()) {
+            Some(i) => {
+                let into = &mut merged[i];
+                into.requests.extend(x.requests);
+                into.listed = true;
+                for (m, e) in x.metadata.into_iter().zip(x.events) {
+                    of_job.entry(job(&m)).or_insert(i);
+                    into.metadata.push(m);
+                    into.events.push(e);
+                }
+            }
+            None => {
+                for m in &x.metadata {
+                    of_job.insert(job(m), merged.len());
+                }
+                merged.push(x);
+            }
+        }
+    }
+    for m in &mut merged {
+        let mut seen = Vec::new();
+        let (mut md, mut ev) = (Vec::new(), Vec::new());
+        for (x, e) in std::mem::take(&mut m.metadata)
+            .into_iter()
+            .zip(std::mem::take(&mut m.events))
+        {
+            let j = job(&x);
+            if !seen.contains(&j) {
+                seen.push(j);
+                md.push(x);
+                ev.push(e);
+            }
+        }
+        m.metadata = md;
+        m.events = ev;
+    }
+    merged
 }
 
 /// Items cut into batches: a new batch starts when the next item (or, with `whole`, the next
@@ -459,11 +670,30 @@ fn entry(request: Value, metadata: Vec<Value>, batched: bool, destination: &Valu
 
 /// A failed event: its error text as the step raised it (without the workflow's step names),
 /// statTags for the router (naming the group's destination and workspace).
-fn failure_entry(
+fn fail(
     plan: &Plan,
     metadata: &Value,
     destination: &Value,
     f: &Failure,
+    first_md: &Value,
+) -> Value {
+    failure_entry(
+        plan,
+        vec![metadata.clone()],
+        Some(destination),
+        &f.message,
+        &f.error_type,
+        first_md,
+    )
+}
+
+/// A failure entry for the events of `metadata` (with `destination`, when given).
+fn failure_entry(
+    plan: &Plan,
+    metadata: Vec<Value>,
+    destination: Option<&Value>,
+    error: &str,
+    error_type: &str,
     first_md: &Value,
 ) -> Value {
     let mut tags = Map::new();
@@ -475,11 +705,11 @@ fn failure_entry(
         };
         tags.insert(k.clone(), v);
         if i == 0 {
-            tags.insert("errorType".into(), Value::String(f.error_type.clone()));
+            tags.insert("errorType".into(), Value::String(error_type.to_owned()));
         }
     }
     if plan.stat_tags.is_empty() {
-        tags.insert("errorType".into(), Value::String(f.error_type.clone()));
+        tags.insert("errorType".into(), Value::String(error_type.to_owned()));
     }
     for key in ["destinationId", "workspaceId"] {
         if let Some(v) = first_md.get(key) {
@@ -487,12 +717,14 @@ fn failure_entry(
         }
     }
     let mut m = Map::new();
-    m.insert("metadata".into(), Value::Array(vec![metadata.clone()]));
+    m.insert("metadata".into(), Value::Array(metadata));
     m.insert("batched".into(), Value::Bool(false));
     m.insert("statusCode".into(), Value::from(400));
-    m.insert("error".into(), Value::String(f.message.clone()));
+    m.insert("error".into(), Value::String(error.to_owned()));
     m.insert("statTags".into(), Value::Object(tags));
-    m.insert("destination".into(), destination.clone());
+    if let Some(d) = destination {
+        m.insert("destination".into(), d.clone());
+    }
     Value::Object(m)
 }
 
