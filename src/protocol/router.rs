@@ -102,11 +102,13 @@ fn route_group(plan: &Plan, group: Vec<Value>, env: &Env, out: &mut Vec<Value>) 
     // Every input parsed first: the group's checks run before any event is mapped.
     let mut parsed: Vec<Result<Event, (Value, Value)>> = Vec::with_capacity(group.len());
     for input in group {
-        let metadata = input.get("metadata").cloned().unwrap_or(Value::Null);
-        let destination = input.get("destination").cloned().unwrap_or(Value::Null);
         parsed.push(match prepare(plan, input) {
-            Ok(prepared) => Ok(Event { prepared, metadata }),
-            Err(_) => Err((metadata, destination)),
+            Ok(mut prepared) => {
+                let metadata = prepared.metadata.take().unwrap_or(Value::Null);
+                Ok(Event { prepared, metadata })
+            }
+            // Only an input that is not an object is refused: it has no metadata.
+            Err(_) => Err((Value::Null, Value::Null)),
         });
     }
     if let Some(r) = plan.router.as_ref().filter(|r| !r.checks.is_empty())
@@ -153,10 +155,16 @@ fn route_group(plan: &Plan, group: Vec<Value>, env: &Env, out: &mut Vec<Value>) 
             Ok(outputs) => {
                 let index = events.len();
                 for o in outputs {
-                    let payload = o.payload().clone();
+                    let (response, payload) = match o {
+                        Output::Built(v, Some(p)) => (router_response(Output::Built(v, None)), p),
+                        o => {
+                            let p = o.payload().clone();
+                            (router_response(o), p)
+                        }
+                    };
                     done.push(Done {
                         event: index,
-                        response: router_response(o),
+                        response,
                         payload,
                     });
                 }
@@ -245,7 +253,8 @@ struct Piece {
     event: usize,
     /// The response it came from (its index in the group's responses).
     response: usize,
-    item: Value,
+    /// Taken when its batch is built.
+    item: Option<Value>,
     size: f64,
     key: String,
     /// The response is a batch of its own (`alone`).
@@ -272,71 +281,78 @@ fn batch_group(
     b: &BatchPlan,
     env: &Env,
     events: &[Event],
-    done: Vec<Done>,
+    mut done: Vec<Done>,
     first_md: &Value,
     out: &mut Vec<Value>,
 ) {
     let mut pieces: Vec<Piece> = Vec::new();
     let mut failed_events: Vec<usize> = Vec::new();
-    for (r, d) in done.iter().enumerate() {
+    // Each response is moved into `output` while its expressions run (never copied).
+    let mut vars: Vec<Option<Value>> = vec![None; b.slots];
+    for (r, d) in done.iter_mut().enumerate() {
         let e = &events[d.event];
-        let mut vars = vec![None; b.slots];
-        vars[b.output_slot] = Some(d.response.clone());
-        let found = (|| -> Result<Vec<Piece>, Failure> {
-            let s = scope(plan, env, e, &d.payload, &vars);
-            let alone = match &b.alone {
-                Some(a) => js::truthy(eval(a, &s)?.as_deref()),
-                None => false,
-            };
-            let items = match &b.items {
-                Some(x) => match eval(x, &s)?.map(Cow::into_owned) {
-                    None => Vec::new(),
-                    Some(Value::Array(a)) => a,
-                    Some(one) => vec![one],
-                },
-                None => vec![d.payload.clone()],
-            };
-            let key = match &b.key {
-                _ if alone => format!("\u{1}alone {r}"),
-                Some(k) => js::to_js_string(eval(k, &s)?.as_deref()),
-                None => String::new(),
-            };
-            let mut got = Vec::with_capacity(items.len());
-            for item in items {
-                let size = match &b.size {
-                    Some(z) => {
-                        let mut vars = vars.clone();
-                        vars[b.item_slot] = Some(item.clone());
-                        let s = scope(plan, env, e, &d.payload, &vars);
-                        js::to_number(eval(z, &s)?.as_deref())
-                    }
-                    None => size_of(&item),
+        vars[b.output_slot] = Some(std::mem::take(&mut d.response));
+        let found = (|| -> Result<(), Failure> {
+            let (alone, items, key) = {
+                let s = scope(plan, env, e, &d.payload, &vars);
+                let alone = match &b.alone {
+                    Some(a) => js::truthy(eval(a, &s)?.as_deref()),
+                    None => false,
                 };
-                got.push(Piece {
+                let items = match &b.items {
+                    Some(x) => match eval(x, &s)?.map(Cow::into_owned) {
+                        None => Vec::new(),
+                        Some(Value::Array(a)) => a,
+                        Some(one) => vec![one],
+                    },
+                    None => vec![d.payload.clone()],
+                };
+                let key = match &b.key {
+                    _ if alone => format!("\u{1}alone {r}"),
+                    Some(k) => js::to_js_string(eval(k, &s)?.as_deref()),
+                    None => String::new(),
+                };
+                (alone, items, key)
+            };
+            for item in items {
+                let (item, size) = match &b.size {
+                    Some(z) => {
+                        vars[b.item_slot] = Some(item);
+                        let size = {
+                            let s = scope(plan, env, e, &d.payload, &vars);
+                            eval(z, &s).map(|v| js::to_number(v.as_deref()))
+                        };
+                        (vars[b.item_slot].take().unwrap_or(Value::Null), size?)
+                    }
+                    None => {
+                        let size = size_of(&item);
+                        (item, size)
+                    }
+                };
+                pieces.push(Piece {
                     event: d.event,
                     response: r,
-                    item,
+                    item: Some(item),
                     size,
                     key: key.clone(),
                     alone,
                 });
             }
-            Ok(got)
+            Ok(())
         })();
-        match found {
-            Ok(p) => pieces.extend(p),
-            Err(f) => {
-                if !failed_events.contains(&d.event) {
-                    failed_events.push(d.event);
-                    out.push(fail(
-                        plan,
-                        &e.metadata,
-                        &e.prepared.destination,
-                        &f,
-                        first_md,
-                    ));
-                }
-            }
+        d.response = vars[b.output_slot].take().unwrap_or(Value::Null);
+        vars[b.item_slot] = None;
+        if let Err(f) = found
+            && !failed_events.contains(&d.event)
+        {
+            failed_events.push(d.event);
+            out.push(fail(
+                plan,
+                &e.metadata,
+                &e.prepared.destination,
+                &f,
+                first_md,
+            ));
         }
     }
     // An event that failed here is answered by its failure alone.
@@ -345,37 +361,47 @@ fn batch_group(
         return;
     }
     // The limits, over the group's first event.
-    let first = &events[pieces[0].event];
-    let vars = vec![None; b.slots];
-    let s = scope(plan, env, first, &first.prepared.message, &vars);
-    let limit = |e: &Option<crate::plan::Expr>| -> Option<f64> {
-        let e = e.as_ref()?;
-        let n = js::to_number(eval(e, &s).ok()?.as_deref());
-        (n.is_finite() && n > 0.0).then_some(n)
+    let (max_items, max_bytes) = {
+        let first = &events[pieces[0].event];
+        let none = vec![None; b.slots];
+        let s = scope(plan, env, first, &first.prepared.message, &none);
+        let limit = |e: &Option<crate::plan::Expr>| -> Option<f64> {
+            let e = e.as_ref()?;
+            let n = js::to_number(eval(e, &s).ok()?.as_deref());
+            (n.is_finite() && n > 0.0).then_some(n)
+        };
+        (limit(&b.max_items), limit(&b.max_bytes))
     };
-    let (max_items, max_bytes) = (limit(&b.max_items), limit(&b.max_bytes));
-    // Keys in the order first seen, responses alone first (as the reference's batching puts
-    // its unbatchable chunks first); within a key, pieces in order.
-    let mut keys: Vec<&str> = Vec::new();
+    // The pieces of each key, keys in the order first seen, responses alone first (as the
+    // reference's batching puts its unbatchable chunks first); within a key, pieces in order.
+    let mut of_keys: Vec<Vec<usize>> = Vec::new();
     for alone in [true, false] {
-        for p in pieces.iter().filter(|p| p.alone == alone) {
-            if !keys.contains(&p.key.as_str()) {
-                keys.push(&p.key);
+        let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for (i, p) in pieces.iter().enumerate().filter(|(_, p)| p.alone == alone) {
+            match index.get(p.key.as_str()) {
+                Some(&k) => of_keys[k].push(i),
+                None => {
+                    index.insert(&p.key, of_keys.len());
+                    of_keys.push(vec![i]);
+                }
             }
         }
     }
     let mut built: Vec<Built> = Vec::new();
-    for (key_index, key) in keys.iter().enumerate() {
-        let of_key: Vec<&Piece> = pieces.iter().filter(|p| p.key == *key).collect();
-        let alone = of_key[0].alone;
+    for (key_index, of_key) in of_keys.into_iter().enumerate() {
+        let alone = pieces[of_key[0]].alone;
         let cut = if alone {
             // A response alone is one batch, whatever the limits.
             vec![of_key]
         } else {
-            chunks(&of_key, max_items, max_bytes, b.whole_events)
+            chunks(&pieces, &of_key, max_items, max_bytes, b.whole_events)
         };
         for chunk in cut {
-            let items: Vec<Value> = chunk.iter().map(|p| p.item.clone()).collect();
+            let items: Vec<Value> = chunk
+                .iter()
+                .map(|&i| pieces[i].item.take().unwrap_or(Value::Null))
+                .collect();
+            let chunk: Vec<&Piece> = chunk.iter().map(|&i| &pieces[i]).collect();
             // One metadata per response in the batch (per event, with `whole_events`).
             let mut metadata: Vec<Value> = Vec::new();
             let mut of_events: Vec<usize> = Vec::new();
@@ -388,12 +414,11 @@ fn batch_group(
                 }
                 last = unit;
             }
-            let lead = &done[chunk[0].response];
+            let lead = chunk[0].response;
             let lead_event = &events[chunk[0].event];
-            let mut vars = vec![None; b.slots];
             vars[b.items_slot] = Some(Value::Array(items));
-            vars[b.output_slot] = Some(lead.response.clone());
-            let s = scope(plan, env, lead_event, &lead.payload, &vars);
+            vars[b.output_slot] = Some(std::mem::take(&mut done[lead].response));
+            let s = scope(plan, env, lead_event, &done[lead].payload, &vars);
             let made = build(&b.request, &s).and_then(|request| {
                 let batched = match &b.batched {
                     Some(x) => js::truthy(eval(x, &s)?.as_deref()),
@@ -401,6 +426,8 @@ fn batch_group(
                 };
                 Ok((request, batched))
             });
+            done[lead].response = vars[b.output_slot].take().unwrap_or(Value::Null);
+            vars[b.items_slot] = None;
             match made {
                 Ok((request, batched)) => built.push(Built {
                     requests: vec![request],
@@ -534,38 +561,42 @@ fn by_job(built: Vec<Built>) -> Vec<Built> {
 /// Items cut into batches: a new batch starts when the next item (or, with `whole`, the next
 /// event's items) would pass `max_items` or `max_bytes`, as the reference's
 /// `chunkArrayBySizeAndLength` and `batchMultiplexedEvents` cut them.
-fn chunks<'p>(
-    pieces: &[&'p Piece],
+fn chunks(
+    pieces: &[Piece],
+    of_key: &[usize],
     max_items: Option<f64>,
     max_bytes: Option<f64>,
     whole: bool,
-) -> Vec<Vec<&'p Piece>> {
-    let mut out: Vec<Vec<&Piece>> = Vec::new();
+) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    // The size of the batch being filled.
+    let mut bytes = 0.0;
     let mut i = 0;
-    while i < pieces.len() {
+    while i < of_key.len() {
         // The unit that must stay together: one item, or one event's items.
         let mut j = i + 1;
         if whole {
-            while j < pieces.len() && pieces[j].event == pieces[i].event {
+            while j < of_key.len() && pieces[of_key[j]].event == pieces[of_key[i]].event {
                 j += 1;
             }
         }
-        let unit = &pieces[i..j];
-        let unit_size: f64 = unit.iter().map(|p| p.size).sum();
+        let unit = &of_key[i..j];
+        let unit_size: f64 = unit.iter().map(|&p| pieces[p].size).sum();
         let fits = out.last().is_some_and(|cur| {
             let n = (cur.len() + unit.len()) as f64;
-            let bytes: f64 = cur.iter().map(|p| p.size).sum::<f64>() + unit_size;
-            max_items.is_none_or(|m| n <= m) && max_bytes.is_none_or(|m| bytes <= m)
+            max_items.is_none_or(|m| n <= m) && max_bytes.is_none_or(|m| bytes + unit_size <= m)
         });
         if fits {
             if let Some(cur) = out.last_mut() {
                 cur.extend_from_slice(unit);
+                bytes += unit_size;
             }
         } else {
             // A unit larger than a batch is cut by count alone.
             #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
             let per = max_items.map_or(unit.len(), |m| (m as usize).max(1));
             for c in unit.chunks(per) {
+                bytes = c.iter().map(|&p| pieces[p].size).sum();
                 out.push(c.to_vec());
             }
         }
