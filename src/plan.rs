@@ -63,6 +63,69 @@ pub struct Plan {
     pub spec_hash: String,
     /// Whether any path or template reads the request metadata (else it is only echoed).
     pub reads_metadata: bool,
+    /// Some expression reads `connection`.
+    pub reads_connection: bool,
+    /// The parts of the message any expression can read: a raw item's message is parsed into
+    /// just these.
+    pub message_reads: ReadTree,
+}
+
+/// The parts of a JSON value that are read: the whole value, or some of its keys (each with
+/// what is read below it). A path `a.b.c` adds `a`, `a.b` and `a.b.c` at the top (get-value
+/// joins segments it cannot find with the next ones, so a key may hold dots), and so on down.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadTree {
+    pub whole: bool,
+    /// Sorted by key.
+    pub children: Vec<(Box<str>, ReadTree)>,
+}
+
+impl ReadTree {
+    /// Everything below this node is read.
+    pub fn everything() -> Self {
+        ReadTree {
+            whole: true,
+            children: Vec::new(),
+        }
+    }
+
+    /// Marks a path (its segments) as read, with everything below it.
+    pub fn add(&mut self, segs: &[Box<str>]) {
+        if self.whole {
+            return;
+        }
+        if segs.is_empty() {
+            *self = ReadTree::everything();
+            return;
+        }
+        let mut key = String::new();
+        for (j, seg) in segs.iter().enumerate() {
+            if j > 0 {
+                key.push('.');
+            }
+            key.push_str(seg);
+            let i = match self
+                .children
+                .binary_search_by(|(k, _)| k.as_ref().cmp(key.as_str()))
+            {
+                Ok(i) => i,
+                Err(i) => {
+                    self.children
+                        .insert(i, (key.as_str().into(), ReadTree::default()));
+                    i
+                }
+            };
+            self.children[i].1.add(&segs[j + 1..]);
+        }
+    }
+
+    /// What is read below `key`, when anything is.
+    pub fn child(&self, key: &str) -> Option<&ReadTree> {
+        self.children
+            .binary_search_by(|(k, _)| k.as_ref().cmp(key))
+            .ok()
+            .map(|i| &self.children[i].1)
+    }
 }
 
 /// Batching for the router transform: which payloads may share a request, how many at most,
@@ -211,6 +274,9 @@ pub enum Root {
     Integration,
     /// `destination`: the request item's whole destination (`ID`, `Config`, ...).
     Destination,
+    /// `connection`: the request item's connection (`connection.config.destination`, ...), as
+    /// rudder-server sends it for reverse ETL.
+    Connection,
     /// `consts`: the spec's named constants (overridable per run with `--const`).
     Consts,
     /// `router`: whether the event is mapped for the router transform.

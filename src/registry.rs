@@ -1628,6 +1628,10 @@ pub const ROOTS: &[(&str, &str)] = &[
         "the request item's whole destination (`destination.ID`, `destination.Config`, ...)",
     ),
     (
+        "connection",
+        "the request item's connection (`connection.config.destination.object`), as rudder-server sends it for reverse ETL; undefined when the item has none",
+    ),
+    (
         "consts",
         "the destination's named constants (`consts.MAX_BATCH_SIZE`; `--const` overrides one per run)",
     ),

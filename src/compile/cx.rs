@@ -35,6 +35,9 @@ pub struct Cx<'s> {
     pub slot_names: Vec<String>,
     /// Set when a path or template reads the request metadata.
     pub reads_metadata: bool,
+    pub reads_connection: bool,
+    /// The parts of the message any expression can read.
+    pub message_reads: crate::plan::ReadTree,
     /// Each file's text, to place errors inside quoted strings.
     pub texts: HashMap<Arc<str>, Arc<str>>,
     /// Whether the steps being compiled are the destination's own (where `check_type` may
@@ -66,6 +69,8 @@ impl<'s> Cx<'s> {
             scope: Vec::new(),
             slot_names: Vec::new(),
             reads_metadata: false,
+            reads_connection: false,
+            message_reads: crate::plan::ReadTree::default(),
             texts: HashMap::new(),
             in_preamble: false,
             request_base: Vec::new(),

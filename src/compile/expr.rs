@@ -52,6 +52,24 @@ impl<'s> Cx<'s> {
         self.rooted(root, rest, text, node, path)
     }
 
+    /// Records what a path reads of the message (everything below it), for projected parsing.
+    fn note_read(&mut self, root: Root, segs: &[Box<str>]) {
+        match root {
+            Root::Message => self.message_reads.add(segs),
+            Root::Integration => self.message_reads.add(&["integrations".into()]),
+            _ => {}
+        }
+    }
+
+    /// A call, with what the function reads of the message on its own noted.
+    fn call_expr(&mut self, func: Func, args: Vec<Arg>) -> Expr {
+        if func == Func::ExternalId {
+            self.message_reads
+                .add(&["context".into(), "externalId".into()]);
+        }
+        Expr::Call(func, args)
+    }
+
     fn root(&mut self, head: &str) -> Option<Root> {
         Some(match head {
             "message" => Root::Message,
@@ -63,6 +81,10 @@ impl<'s> Cx<'s> {
             }
             "integration" => Root::Integration,
             "destination" => Root::Destination,
+            "connection" => {
+                self.reads_connection = true;
+                Root::Connection
+            }
             "consts" => Root::Consts,
             "router" => Root::Router,
             var => Root::Var(self.lookup_var(var)?),
@@ -131,6 +153,7 @@ impl<'s> Cx<'s> {
                 {
                     self.check_config_key(&first.clone(), node, 0, path);
                 }
+                self.note_read(root, &segs);
                 Some(Path {
                     root,
                     whole: rest.into(),
@@ -153,7 +176,11 @@ impl<'s> Cx<'s> {
         match &node.kind {
             Kind::Str(s) if s.starts_with("$.") || s.starts_with("$[") || s == "$" => {
                 match jsonpath_rust::parser::parse_json_path(s) {
-                    Ok(q) => Some(Expr::JsonPath(Arc::new(q))),
+                    Ok(q) => {
+                        // A selector may read anywhere in the message.
+                        self.message_reads.add(&[]);
+                        Some(Expr::JsonPath(Arc::new(q)))
+                    }
                     Err(e) => {
                         self.err(
                             Code::BadJsonPath,
@@ -669,6 +696,7 @@ impl<'s> Cx<'s> {
                         whole: whole.into(),
                         segs: segs.drain(..).map(Box::from).collect(),
                     };
+                    self.note_read(root, &p.segs);
                     Expr::Path(p)
                 }
                 None => {
@@ -915,7 +943,7 @@ impl<'s> Cx<'s> {
     }
 
     fn finish_call(&mut self, c: &Construct, args: Vec<Arg>) -> Expr {
-        Expr::Call(c.func, args)
+        self.call_expr(c.func, args)
     }
 
     /// A text: a string with `{{ expression }}` holes.

@@ -430,6 +430,8 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         router: h.router,
         spec_hash: spec_hash(sources),
         reads_metadata: cx.reads_metadata,
+        reads_connection: cx.reads_connection,
+        message_reads: cx.message_reads.clone(),
     })
 }
 

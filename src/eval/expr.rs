@@ -32,6 +32,8 @@ pub struct Scope<'a> {
     pub local: Option<&'a Local<'a>>,
     /// The whole destination of the item.
     pub destination: &'a Value,
+    /// The request item's connection (null when it has none).
+    pub connection: &'a Value,
     pub env: &'a super::Env,
     /// The clock, in milliseconds since 1970.
     pub now_ms: i64,
@@ -67,6 +69,7 @@ impl<'a> Scope<'a> {
             Root::Metadata => self.metadata,
             Root::Integration => self.integration()?,
             Root::Destination => self.destination,
+            Root::Connection => self.connection,
             Root::Consts => &self.env.consts,
             Root::Router => {
                 static YES: Value = Value::Bool(true);

@@ -113,6 +113,7 @@ pub struct Event<'a> {
     pub config: &'a Value,
     pub metadata: &'a Value,
     pub destination: &'a Value,
+    pub connection: &'a Value,
     pub env: &'a Env,
     pub now_ms: i64,
 }
@@ -147,6 +148,8 @@ pub struct Item<'a> {
     pub metadata: &'a Value,
     /// The whole destination (its `ID`, `Config`, ...), as `destination` in expressions.
     pub destination: &'a Value,
+    /// The request item's connection (reverse ETL), as `connection`; null when absent.
+    pub connection: &'a Value,
 }
 
 pub fn run(plan: &Plan, item: Item<'_>, env: &Env) -> Result<Vec<Output>, StepFailure> {
@@ -178,6 +181,7 @@ pub fn check(
         config: item.config,
         metadata: item.metadata,
         destination: item.destination,
+        connection: item.connection,
         env,
         now_ms: env.clock.now_ms(),
     };
@@ -204,6 +208,7 @@ fn run_with(
         config: item.config,
         metadata: item.metadata,
         destination: item.destination,
+        connection: item.connection,
         env,
         now_ms: env.clock.now_ms(),
     };

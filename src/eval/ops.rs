@@ -74,6 +74,7 @@ impl Event<'_> {
             vars: &st.vars,
             local: None,
             destination: self.destination,
+            connection: self.connection,
             env: self.env,
             now_ms: self.now_ms,
         }

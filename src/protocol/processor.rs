@@ -198,6 +198,9 @@ struct RawItem<'a> {
     destination: Option<&'a RawValue>,
     #[serde(borrow, default, deserialize_with = "some_raw")]
     metadata: Option<&'a RawValue>,
+    /// Read only when the plan reads `connection` (reverse ETL).
+    #[serde(borrow, default)]
+    connection: Option<&'a RawValue>,
 }
 
 /// Keeps an explicit `null` as raw JSON instead of turning it into `None`.
@@ -263,6 +266,14 @@ impl<'p> Batch<'p> {
             }
         };
         let whole = || serde_json::from_str::<Value>(text);
+        if item.connection.is_some() && self.plan.reads_connection {
+            // Rare (reverse ETL): the general path reads it.
+            match whole() {
+                Ok(v) => out.extend(transform_value(self.plan, v, self.env)),
+                Err(e) => out.push(unreadable(self.plan, &e)),
+            }
+            return;
+        }
         self.run_parts(item.message, item.destination, item.metadata, &whole, out);
     }
 
@@ -365,6 +376,7 @@ impl<'p> Batch<'p> {
             config: &dest.config,
             metadata: &md,
             destination: &dest.whole,
+            connection: &Value::Null,
         };
         respond(plan, item, meta, self.env, out);
     }
@@ -439,6 +451,8 @@ pub struct Prepared {
     pub metadata: Option<Value>,
     /// The whole destination, its config resolved.
     pub destination: Value,
+    /// The item's connection (null when it has none).
+    pub connection: Value,
 }
 
 impl Prepared {
@@ -448,6 +462,7 @@ impl Prepared {
             config: &self.config,
             metadata: md,
             destination: &self.destination,
+            connection: &self.connection,
         }
     }
 }
@@ -487,11 +502,13 @@ pub fn prepare(plan: &Plan, item: Value) -> Result<Prepared, Box<Response<'_>>> 
         Some(m @ Value::Object(_)) => m,
         _ => Value::Object(Map::new()),
     };
+    let connection = item.remove("connection").unwrap_or(Value::Null);
     Ok(Prepared {
         message,
         config,
         metadata,
         destination,
+        connection,
     })
 }
 

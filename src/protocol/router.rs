@@ -243,6 +243,7 @@ fn scope<'a>(
         vars,
         local: None,
         destination: &event.prepared.destination,
+        connection: &event.prepared.connection,
         env,
         now_ms: env.clock.now_ms(),
     }
