@@ -114,6 +114,32 @@ fn ndjson_in_ndjson_out_in_order() {
 }
 
 #[test]
+fn ndjson_lines_with_same_sized_destinations_each_use_their_own() {
+    // Lines are read into one reused buffer: a destination must be told apart by its text,
+    // not by where it lies.
+    let (_d, mut cmd) = in_empty_dir();
+    cmd.args(["transform", "--destination", "bluecore", "-"]);
+    let line = |ns: &str, job: u64| {
+        item(IDENTIFY, job).replace(
+            r#""bluecoreNamespace":"ns""#,
+            &format!(r#""bluecoreNamespace":"{ns}""#),
+        )
+    };
+    let input = format!("{}\n{}\n{}\n", line("aa", 1), line("bb", 2), line("aa", 3));
+    let o = run(cmd, &input);
+    assert!(o.status.success());
+    let spaces: Vec<String> = String::from_utf8(o.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["output"]["body"]["JSON"]["properties"]["token"].to_string()
+        })
+        .collect();
+    assert_eq!(spaces, [r#""aa""#, r#""bb""#, r#""aa""#]);
+}
+
+#[test]
 fn bundled_example_runs() {
     let mut cmd = bin();
     cmd.current_dir(repo()).args([

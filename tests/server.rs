@@ -613,3 +613,37 @@ async fn router_transform_answers_every_event_once() {
     let (status, _) = call(app, "POST", "/routerTransform", r#"{"input": []}"#, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_split_across_cores_answers_in_order() {
+    // Large enough to be split (when the machine has cores to spare) and to span windows;
+    // bad items and fan-outs mixed in, so runs answer with different numbers of items.
+    let engine = Engine::load(&shipped(), "bluecore").unwrap().unwrap();
+    let batch: Vec<Value> = (0..2_500u64)
+        .map(|i| {
+            let mut m = identify();
+            m["userId"] = json!(format!("u-{i}"));
+            match i % 11 {
+                0 => m["type"] = json!("record"),
+                3 => {
+                    m = json!({"type": "track", "event": "Order Completed", "userId": format!("u-{i}"),
+                               "properties": {"products": [{"product_id": "p1"}, {"product_id": "p2"}]}});
+                }
+                _ => {}
+            }
+            item(m, i + 1)
+        })
+        .collect();
+    let expected: Vec<Value> = engine
+        .transform_batch(batch.clone())
+        .iter()
+        .map(common::canonical)
+        .collect();
+    let srv = Running::start(state(shipped(), 1 << 28, None)).await;
+    let url = format!("{}/v0/destinations/bluecore", srv.base);
+    let client = reqwest::Client::new();
+    let got = post(&client, &url, serde_json::to_string(&batch).unwrap()).await;
+    assert_eq!(got.as_array().map(Vec::len), Some(expected.len()));
+    assert_eq!(got, Value::Array(expected));
+    srv.stop().await;
+}

@@ -105,7 +105,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         // Warm up: one request per connection.
         for b in bodies.iter().take(args.connections) {
-            let _ = client.post(&url).body(b.clone()).send().await;
+            let _ = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(b.clone())
+                .send()
+                .await;
         }
         let deadline = Instant::now() + Duration::from_secs(args.seconds);
         let started = Instant::now();
@@ -123,6 +128,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     let t = Instant::now();
                     let ok = match client
                         .post(&url)
+                        // As rudder-server sends it (the reference refuses a body without it).
+                        .header("content-type", "application/json")
                         .body(bodies[k % bodies.len()].clone())
                         .send()
                         .await

@@ -177,8 +177,9 @@ impl<'s> Cx<'s> {
             Kind::Str(s) if s.starts_with("$.") || s.starts_with("$[") || s == "$" => {
                 match jsonpath_rust::parser::parse_json_path(s) {
                     Ok(q) => {
-                        // A selector may read anywhere in the message.
-                        self.message_reads.add(&[]);
+                        // A selector reads below its leading member names (`$.a.b[...]`
+                        // reads `a.b`); anything else may read anywhere in the message.
+                        self.message_reads.add(&jsonpath_prefix(s));
                         Some(Expr::JsonPath(Arc::new(q)))
                     }
                     Err(e) => {
@@ -1030,4 +1031,54 @@ pub fn number_literal(n: &str) -> Value {
         .ok()
         .and_then(serde_json::Number::from_f64)
         .map_or(Value::Null, Value::Number)
+}
+
+/// The leading plain member names of a JSONPath (`$.context.externalId[?(...)]` ->
+/// `context`, `externalId`): the part of the message it can read. Empty (all of it) for
+/// anything else at the start (`$..x`, `$['a']`, `$.*`).
+fn jsonpath_prefix(s: &str) -> Vec<Box<str>> {
+    let mut segs = Vec::new();
+    let mut rest = &s[1..];
+    while let Some(r) = rest.strip_prefix('.') {
+        let end = r
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(r.len());
+        let name = &r[..end];
+        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+            break;
+        }
+        rest = &r[end..];
+        if !(rest.is_empty() || rest.starts_with(['.', '['])) {
+            // `$.a-b`: not a plain name after all.
+            break;
+        }
+        segs.push(name.into());
+    }
+    segs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jsonpath_prefix;
+
+    #[test]
+    fn a_selector_reads_below_its_leading_names() {
+        let p = |s: &str| {
+            jsonpath_prefix(s)
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            p("$.context.externalId[?(@.type == 'x')].id"),
+            ["context", "externalId"]
+        );
+        assert_eq!(p("$.a.b"), ["a", "b"]);
+        assert_eq!(p("$..id"), Vec::<String>::new());
+        assert_eq!(p("$['a'].b"), Vec::<String>::new());
+        assert_eq!(p("$.*"), Vec::<String>::new());
+        assert_eq!(p("$"), Vec::<String>::new());
+        assert_eq!(p("$.a..b"), ["a"]);
+        assert_eq!(p("$.a.b-c"), ["a"]);
+    }
 }

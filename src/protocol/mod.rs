@@ -4,6 +4,7 @@
 
 pub mod json;
 pub mod processor;
+pub mod project;
 pub mod router;
 
 pub use processor::{Batch, Meta, Response, transform_value};

@@ -4,13 +4,13 @@
 //! JSON to echo, and parses each distinct destination once per batch. Dynamic config is
 //! resolved here, before the plan runs.
 
-use serde::de::Deserializer;
+use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::json::{Js, is_js_canonical, without_lone_surrogates};
+use super::project::split_item;
 use crate::eval::{self, Env, Item, Output, StepFailure, dynamic};
 use crate::plan::{Plan, Request, Shape};
 
@@ -189,30 +189,10 @@ impl Serialize for Response<'_> {
     }
 }
 
-/// A request item with only the message parsed (in the same pass).
-#[derive(Deserialize)]
-struct RawItem<'a> {
-    #[serde(default)]
-    message: Value,
-    #[serde(borrow, default, deserialize_with = "some_raw")]
-    destination: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "some_raw")]
-    metadata: Option<&'a RawValue>,
-    /// Read only when the plan reads `connection` (reverse ETL).
-    #[serde(borrow, default)]
-    connection: Option<&'a RawValue>,
-}
-
-/// Keeps an explicit `null` as raw JSON instead of turning it into `None`.
-fn some_raw<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
-}
-
 /// A destination as a batch has seen it: its raw text, its config parsed once.
 struct CachedDestination {
+    /// The text it was parsed from: a later item with the same text shares it.
     raw: String,
-    /// Where the raw text it was read from lives (the inputs of a compacted request share one).
-    ptr: usize,
     config: Value,
     /// The whole destination (with its config), for `destination` in expressions.
     whole: Value,
@@ -238,43 +218,46 @@ impl<'p> Batch<'p> {
         }
     }
 
-    /// One raw request item (JSON text) -> its responses, appended to `out`.
+    /// One raw request item (JSON text) -> its responses, appended to `out`. The message is
+    /// parsed into just what the plan reads; the metadata is echoed as received when it can be.
     pub fn push<'a>(&mut self, text: &'a str, out: &mut Vec<Response<'a>>)
     where
         'p: 'a,
     {
-        // The fast path reads objects only (serde would also read a struct from a list).
-        let fast = if text.trim_start().starts_with('{') {
-            serde_json::from_str::<RawItem<'a>>(text).ok()
-        } else {
-            None
-        };
-        let item: RawItem<'a> = match fast.ok_or(()) {
-            Ok(i) => i,
-            Err(_) => {
-                // Not an object, duplicate keys, lone surrogates...: the general path decides.
-                match serde_json::from_str::<Value>(text) {
-                    Ok(v) => out.extend(transform_value(self.plan, v, self.env)),
-                    Err(e) => match without_lone_surrogates(text)
-                        .map(|t| serde_json::from_str::<Value>(&t))
-                    {
-                        Some(Ok(v)) => out.extend(transform_value(self.plan, v, self.env)),
-                        _ => out.push(unreadable(self.plan, &e)),
-                    },
-                }
+        let plan = self.plan;
+        let parts = match split_item(text, &plan.message_reads) {
+            Ok(Some(p)) if !(p.connection.is_some() && plan.reads_connection) => p,
+            // Members given twice, a connection the plan reads, text serde_json refuses
+            // (lone surrogates are forgiven there): the general path decides.
+            _ => {
+                self.push_general(text, out);
                 return;
             }
         };
+        let (message, destination, metadata) = (
+            parts.message,
+            parts.destination.map(RawValue::get),
+            parts.metadata,
+        );
         let whole = || serde_json::from_str::<Value>(text);
-        if item.connection.is_some() && self.plan.reads_connection {
-            // Rare (reverse ETL): the general path reads it.
-            match whole() {
-                Ok(v) => out.extend(transform_value(self.plan, v, self.env)),
-                Err(e) => out.push(unreadable(self.plan, &e)),
+        self.run_parts(message, destination, metadata, &whole, out);
+    }
+
+    /// Anything the fast path leaves (not an object, repeated members, lone surrogates, a
+    /// connection the plan reads...): parsed whole, or answered with why it cannot be.
+    fn push_general<'a>(&mut self, text: &'a str, out: &mut Vec<Response<'a>>)
+    where
+        'p: 'a,
+    {
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => out.extend(transform_value(self.plan, v, self.env)),
+            Err(e) => {
+                match without_lone_surrogates(text).map(|t| serde_json::from_str::<Value>(&t)) {
+                    Some(Ok(v)) => out.extend(transform_value(self.plan, v, self.env)),
+                    _ => out.push(unreadable(self.plan, &e)),
+                }
             }
-            return;
         }
-        self.run_parts(item.message, item.destination, item.metadata, &whole, out);
     }
 
     /// One request item given in parts (a compacted request's input, message and metadata,
@@ -311,7 +294,13 @@ impl<'p> Batch<'p> {
             }
             Ok(Value::Object(m))
         };
-        self.run_parts(message.clone(), Some(destination), metadata, &whole, out);
+        self.run_parts(
+            message.clone(),
+            Some(destination.get()),
+            metadata,
+            &whole,
+            out,
+        );
     }
 
     /// The common path of both ways in: the destination from the cache, the metadata echoed
@@ -319,7 +308,7 @@ impl<'p> Batch<'p> {
     fn run_parts<'a>(
         &mut self,
         message: Value,
-        destination: Option<&'a RawValue>,
+        destination: Option<&'a str>,
         metadata: Option<&'a RawValue>,
         whole: &dyn Fn() -> Result<Value, serde_json::Error>,
         out: &mut Vec<Response<'a>>,
@@ -328,7 +317,7 @@ impl<'p> Batch<'p> {
     {
         let plan = self.plan;
         let hit = matches!((&self.destination, destination), (Some(c), Some(d))
-            if c.ptr == d.get().as_ptr() as usize && c.raw.len() == d.get().len() || c.raw == d.get());
+            if c.raw == d);
         if !hit {
             match cache_destination(plan, destination) {
                 Ok(d) => self.destination = Some(d),
@@ -398,9 +387,9 @@ fn parse_error(e: &serde_json::Error) -> String {
 
 fn cache_destination(
     plan: &Plan,
-    raw: Option<&RawValue>,
+    raw: Option<&str>,
 ) -> Result<CachedDestination, serde_json::Error> {
-    let text = raw.map(RawValue::get).unwrap_or("null");
+    let text = raw.unwrap_or("null");
     let mut parsed: Value = serde_json::from_str(text)?;
     let flag_off = parsed.get("hasDynamicConfig") == Some(&Value::Bool(false));
     let config = match &mut parsed {
@@ -413,7 +402,6 @@ fn cache_destination(
     }
     Ok(CachedDestination {
         raw: text.to_owned(),
-        ptr: text.as_ptr() as usize,
         config,
         whole: parsed,
         dynamic,

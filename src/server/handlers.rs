@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
@@ -111,7 +112,10 @@ pub async fn transform(
     let (chunk_tx, chunk_rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let producer = state.clone();
     tokio::task::spawn_blocking(move || {
-        let counts = run_batch(&engine, &body, compacted, head_tx, &chunk_tx);
+        let busy = Busy::enter(&producer);
+        let threads = producer.cores.saturating_sub(busy.others).max(1);
+        let counts = run_batch(&engine, &body, compacted, threads, head_tx, &chunk_tx);
+        drop(busy);
         drop(held);
         if let Some(items) = counts {
             let took = started.elapsed();
@@ -398,6 +402,94 @@ fn parts_of<'a>(
     Ok((parts.message, parts.metadata, destination))
 }
 
+/// A processor request being mapped, counted while it is.
+struct Busy<'s> {
+    state: &'s AppState,
+    /// How many others were being mapped when this one started.
+    others: usize,
+}
+
+impl<'s> Busy<'s> {
+    fn enter(state: &'s AppState) -> Self {
+        let others = state.mapping.fetch_add(1, Ordering::Relaxed);
+        Busy { state, others }
+    }
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.state.mapping.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Items a thread of a split body takes at least: below that, a thread costs more than it
+/// saves.
+const MIN_PER_THREAD: usize = 50;
+
+/// Items mapped at a time when a body is split: the answers of a window are held until its
+/// slowest thread is done, so a window bounds that memory.
+const WINDOW: usize = 1024;
+
+/// Maps a run of items with a batch of its own, its answers written comma-separated.
+fn write_run(engine: &Engine, run: &[&RawValue]) -> Written {
+    let mut w = Written {
+        buf: Vec::with_capacity(run.len() * 1024),
+        ok: 0,
+        bad: 0,
+    };
+    let mut batch = engine.batch();
+    let mut responses = Vec::new();
+    for item in run {
+        batch.push(item.get(), &mut responses);
+        for r in responses.drain(..) {
+            if r.status() == 200 {
+                w.ok += 1;
+            } else {
+                w.bad += 1;
+            }
+            if !w.buf.is_empty() {
+                w.buf.push(b',');
+            }
+            // Writing to a Vec cannot fail.
+            let _ = write_js_of(&mut w.buf, &r);
+        }
+    }
+    w
+}
+
+/// Answers written by one thread of a split body.
+struct Written {
+    buf: Vec<u8>,
+    ok: u64,
+    bad: u64,
+}
+
+/// Maps `items` on `threads` threads (this one included), each taking a contiguous run of a
+/// window, and passes the answers on in order. False when the client has gone.
+fn map_split(engine: &Engine, items: &[&RawValue], threads: usize, out: &mut Chunks<'_>) -> bool {
+    for window in items.chunks(WINDOW) {
+        let per = window.len().div_ceil(threads);
+        let written: Vec<Written> = std::thread::scope(|s| {
+            let mut runs = window.chunks(per);
+            let first = runs.next().unwrap_or_default();
+            let others: Vec<_> = runs
+                .map(|run| s.spawn(move || write_run(engine, run)))
+                .collect();
+            let mut all = vec![write_run(engine, first)];
+            for h in others {
+                all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            all
+        });
+        for w in written {
+            if !out.push_written(w) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Writes response items into chunks as they come, sending each full chunk on; false when
 /// the client has gone (the rest is not worth mapping).
 struct Chunks<'c> {
@@ -431,6 +523,26 @@ impl Chunks<'_> {
         true
     }
 
+    /// Answers another thread wrote (see [`write_run`]).
+    fn push_written(&mut self, w: Written) -> bool {
+        self.ok += w.ok;
+        self.bad += w.bad;
+        if w.buf.is_empty() {
+            return true;
+        }
+        self.buf.push(if self.first { b'[' } else { b',' });
+        self.first = false;
+        self.buf.extend_from_slice(&w.buf);
+        if self.buf.len() >= CHUNK {
+            let chunk = Bytes::from(std::mem::replace(
+                &mut self.buf,
+                Vec::with_capacity(CHUNK + 4096),
+            ));
+            return self.tx.blocking_send(Ok(chunk)).is_ok();
+        }
+        true
+    }
+
     fn finish(mut self) -> Vec<(u16, u64)> {
         if self.first {
             self.buf.push(b'[');
@@ -448,6 +560,7 @@ fn run_batch(
     engine: &Engine,
     body: &[u8],
     compacted: bool,
+    threads: usize,
     head: tokio::sync::oneshot::Sender<Result<(), BadRequest>>,
     tx: &tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Option<Vec<(u16, u64)>> {
@@ -517,10 +630,17 @@ fn run_batch(
             return refuse(head, "request body is an empty array".into());
         }
         let _ = head.send(Ok(()));
-        for item in &items {
-            batch.push(item.get(), &mut responses);
-            if !out.push(&mut responses) {
+        let threads = threads.min(items.len() / MIN_PER_THREAD);
+        if threads > 1 {
+            if !map_split(engine, &items, threads, &mut out) {
                 return None;
+            }
+        } else {
+            for item in &items {
+                batch.push(item.get(), &mut responses);
+                if !out.push(&mut responses) {
+                    return None;
+                }
             }
         }
     }

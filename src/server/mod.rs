@@ -85,6 +85,10 @@ pub struct AppState {
     /// Request bytes in flight, server-wide (kibibyte permits).
     pub budget: Arc<tokio::sync::Semaphore>,
     pub removal_grace: Duration,
+    /// Processor requests being mapped right now, and the cores to map them on: a body is
+    /// split across the cores the others leave idle.
+    pub mapping: std::sync::atomic::AtomicUsize,
+    pub cores: usize,
 }
 
 impl AppState {
@@ -121,6 +125,8 @@ impl AppState {
             limits: config.limits,
             budget: body::budget(&config.limits),
             removal_grace: config.removal_grace,
+            mapping: std::sync::atomic::AtomicUsize::new(0),
+            cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
         })
     }
 }

@@ -1,0 +1,309 @@
+//! Projected parsing: one pass of serde_json over a request item that keeps the message's
+//! parts a plan reads ([`ReadTree`]) as values, the destination and metadata as raw text, and
+//! skips everything else without building it (skipped values are still validated, so bad
+//! JSON is refused as before). Kept parts are built by serde_json itself, so numbers, strings
+//! and key order are exactly those of a full parse.
+//!
+//! Why serde_json: `benches/parse.rs` measures it against sonic-rs (its lazy object iterator
+//! and `get_many` over a pointer tree, checked and unchecked) and simd-json on the same ~2 KB
+//! items. Validating what is skipped costs about the same everywhere (serde_json's skip is as
+//! fast as sonic-rs's checked one), sonic-rs's unchecked `get_many` accepts invalid JSON, and
+//! a second pass over raw parts (what sonic-rs's iterator needs to descend) costs more than it
+//! saves; one serde_json pass does both the skipping and the building.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::plan::ReadTree;
+
+/// The members of a request item the fast path reads.
+pub struct Parts<'a> {
+    /// The message, with just what the plan reads (`Null` when absent).
+    pub message: Value,
+    pub destination: Option<&'a RawValue>,
+    pub metadata: Option<&'a RawValue>,
+    pub connection: Option<&'a RawValue>,
+}
+
+/// One request item's members, the message projected onto `tree`. `Ok(None)` when the general
+/// path must decide (a member given twice); `Err` when serde_json refuses the text (the
+/// general path words the error, and forgives lone surrogates).
+pub fn split_item<'a>(
+    text: &'a str,
+    tree: &ReadTree,
+) -> Result<Option<Parts<'a>>, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parts = de.deserialize_map(ItemVisitor { tree })?;
+    de.end()?;
+    Ok(parts)
+}
+
+/// A message on its own, projected onto `tree` (tests and benches).
+pub fn project(text: &str, tree: &ReadTree) -> Result<Value, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let v = Project { tree }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(v)
+}
+
+struct ItemVisitor<'t> {
+    tree: &'t ReadTree,
+}
+
+impl<'de> Visitor<'de> for ItemVisitor<'_> {
+    type Value = Option<Parts<'de>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a request item (an object)")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut message = None;
+        let (mut destination, mut metadata, mut connection) = (None, None, None);
+        let mut repeated = false;
+        while let Some(Key(key)) = map.next_key()? {
+            let raw = match key.as_ref() {
+                "message" if message.is_none() => {
+                    message = Some(map.next_value_seed(Project { tree: self.tree })?);
+                    continue;
+                }
+                "destination" => &mut destination,
+                "metadata" => &mut metadata,
+                "connection" => &mut connection,
+                "message" => {
+                    repeated = true;
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            repeated |= raw.replace(map.next_value::<&'de RawValue>()?).is_some();
+        }
+        Ok((!repeated).then(|| Parts {
+            message: message.unwrap_or(Value::Null),
+            destination,
+            metadata,
+            connection,
+        }))
+    }
+}
+
+/// An object key, borrowed from the text when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A value projected onto a read tree: objects keep the members the tree reads; anything
+/// read whole, and anything that is not an object, is built whole.
+#[derive(Clone, Copy)]
+struct Project<'t> {
+    tree: &'t ReadTree,
+}
+
+/// serde_json hands a number to `deserialize_any` as a one-member map under this key (its
+/// `arbitrary_precision` feature, which keeps the number's text). serde_json's own `Value`
+/// reads it the same way; `numbers_keep_their_text` guards it.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de> DeserializeSeed<'de> for Project<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        if self.tree.whole {
+            Value::deserialize(d)
+        } else {
+            d.deserialize_any(self)
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for Project<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        Ok(Value::from(n))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        // A list is read by index or as a whole: kept whole.
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut m = Map::new();
+        let mut first = true;
+        while let Some(Key(key)) = map.next_key()? {
+            if std::mem::take(&mut first) && key == NUMBER_TOKEN {
+                // Read back as serde_json reads a number's text, so it keeps its spelling.
+                let text: String = map.next_value()?;
+                return serde_json::from_str(&text).map_err(de::Error::custom);
+            }
+            match self.tree.child(&key) {
+                Some(tree) => {
+                    let v = map.next_value_seed(Project { tree })?;
+                    m.insert(key.into_owned(), v);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(paths: &[&str]) -> ReadTree {
+        let mut t = ReadTree::default();
+        for p in paths {
+            let segs: Vec<Box<str>> = if p.is_empty() {
+                Vec::new()
+            } else {
+                p.split('.').map(Box::from).collect()
+            };
+            t.add(&segs);
+        }
+        t
+    }
+
+    #[test]
+    fn keeps_what_is_read_and_nothing_else() {
+        let text = r#"{"type":"track","context":{"app":{"v":1},"traits":{"email":"a@b.c","n":[1,2]}},"properties":{"x":1.50,"y":null},"big":[1,2,3]}"#;
+        let t = tree(&["type", "context.traits", "properties.x"]);
+        let v = project(text, &t).unwrap();
+        assert_eq!(
+            v.to_string(),
+            r#"{"type":"track","context":{"traits":{"email":"a@b.c","n":[1,2]}},"properties":{"x":1.50}}"#
+        );
+    }
+
+    #[test]
+    fn numbers_keep_their_text() {
+        let text = r#"{"a":{"b":1.50},"n":12345678901234567890123,"e":1E400,"i":-0}"#;
+        let v = project(text, &tree(&["a.b.c", "n.x", "e.x", "i.y"])).unwrap();
+        let whole: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v.to_string(), whole.to_string());
+        assert!(v.to_string().contains("1.50"), "{v}");
+    }
+
+    #[test]
+    fn dotted_keys_are_kept_for_joined_segments() {
+        let text = r#"{"a.b":{"c":1},"a":{"b.c":2,"z":0},"q":1}"#;
+        let v = project(text, &tree(&["a.b.c"])).unwrap();
+        assert_eq!(v.to_string(), r#"{"a.b":{"c":1},"a":{"b.c":2}}"#);
+    }
+
+    #[test]
+    fn whole_and_non_objects_are_built_whole() {
+        let text = r#"{"a":[{"b":1},{"b":2,"c":3}],"s":"x\u00e9"}"#;
+        let v = project(text, &tree(&["a.0.b", "s.length"])).unwrap();
+        assert_eq!(v.to_string(), r#"{"a":[{"b":1},{"b":2,"c":3}],"s":"xé"}"#);
+        let whole: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(project(text, &tree(&[""])).unwrap(), whole);
+    }
+
+    #[test]
+    fn skipped_parts_are_still_validated() {
+        let t = tree(&["a"]);
+        for bad in [
+            r#"{"a":1,"b":{"x":tru}}"#,
+            r#"{"a":1,"b":[1,]}"#,
+            r#"{"a":1,"b":"\u00zz"}"#,
+            r#"{"a":1,"b":01}"#,
+            "{\"a\":1,\"b\":\"x\u{1}\"}",
+            r#"{"a":1} x"#,
+            r#"{"a":1}}"#,
+        ] {
+            assert!(project(bad, &t).is_err(), "{bad}");
+            let item = format!(r#"{{"message":{bad}}}"#);
+            assert!(split_item(&item, &t).is_err(), "{item}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_first_place_and_the_last_value() {
+        let v = project(r#"{"a":1,"b":2,"a":3}"#, &tree(&["a", "b"])).unwrap();
+        assert_eq!(v.to_string(), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn an_item_splits_into_its_members() {
+        let t = tree(&["type"]);
+        let text = r#"{"message":{"type":"identify","big":{"x":[1,2]}},"destination":{"Config":{"k":"v"}},"metadata":{"jobId":1},"other":[1]}"#;
+        let p = split_item(text, &t).unwrap().unwrap();
+        assert_eq!(p.message.to_string(), r#"{"type":"identify"}"#);
+        assert_eq!(p.destination.unwrap().get(), r#"{"Config":{"k":"v"}}"#);
+        assert_eq!(p.metadata.unwrap().get(), r#"{"jobId":1}"#);
+        assert!(p.connection.is_none());
+        // A member given twice goes to the general path.
+        let twice = r#"{"message":{"type":"a"},"message":{"type":"b"}}"#;
+        assert!(split_item(twice, &t).unwrap().is_none());
+        let twice = r#"{"metadata":{},"message":{},"metadata":{}}"#;
+        assert!(split_item(twice, &t).unwrap().is_none());
+        // Not an object.
+        assert!(split_item("[1]", &t).is_err());
+    }
+}
