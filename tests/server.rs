@@ -490,7 +490,12 @@ async fn unknown_destinations_go_upstream_unchanged() {
             .get("x-content-format")
             .map(|v| v.to_str().unwrap().to_owned());
         let body = req.into_body().collect().await.unwrap().to_bytes();
-        axum::Json(json!({"path": path, "format": fmt, "body": String::from_utf8_lossy(&body)}))
+        (
+            [("apiVersion", "upstream's")],
+            axum::Json(
+                json!({"path": path, "format": fmt, "body": String::from_utf8_lossy(&body)}),
+            ),
+        )
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = format!("http://{}", listener.local_addr().unwrap());
@@ -507,6 +512,11 @@ async fn unknown_destinations_go_upstream_unchanged() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["apiVersion"],
+        "upstream's",
+        "the upstream's own header"
+    );
     let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(v["path"], "/v0/destinations/SOME_OTHER_DEST?x=1");
     assert_eq!(v["format"], "json+compactedv1");
@@ -612,4 +622,39 @@ async fn router_transform_answers_every_event_once() {
     assert!(v["error"].is_string());
     let (status, _) = call(app, "POST", "/routerTransform", r#"{"input": []}"#, &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// rudder-server refuses a transformer's 200 without `apiVersion: 2` (its router panics), so
+/// every answer carries it, as the reference's do.
+#[tokio::test]
+async fn every_answer_says_api_version_2() {
+    let app = app(state(shipped(), 1 << 24, None));
+    let processor = json!([item(identify(), 1)]).to_string();
+    let router = json!({"destType": "BLUECORE", "input": [item(identify(), 1)]}).to_string();
+    for (method, uri, body) in [
+        ("POST", "/v0/destinations/bluecore", processor.as_str()),
+        ("POST", "/routerTransform", router.as_str()),
+        ("GET", "/features", ""),
+        ("GET", "/health", ""),
+        ("POST", "/v0/destinations/nope", "[]"),
+    ] {
+        let resp = app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::from(body.to_owned()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()
+                .get("apiVersion")
+                .map(|v| v.to_str().unwrap()),
+            Some("2"),
+            "{method} {uri}"
+        );
+    }
 }

@@ -319,6 +319,17 @@ pub async fn log_rejections(
     response
 }
 
+/// Every answer says `apiVersion: 2`, the reference transformer's API version: rudder-server
+/// refuses a 200 without it (its processor fails the batch, its router panics). An answer
+/// forwarded from the upstream keeps the upstream's own header.
+pub async fn api_version(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry("apiversion")
+        .or_insert(HeaderValue::from_static("2"));
+    response
+}
+
 /// Marks a response that came from the upstream.
 #[derive(Clone, Copy)]
 pub struct Forwarded;
