@@ -490,7 +490,12 @@ async fn unknown_destinations_go_upstream_unchanged() {
             .get("x-content-format")
             .map(|v| v.to_str().unwrap().to_owned());
         let body = req.into_body().collect().await.unwrap().to_bytes();
-        axum::Json(json!({"path": path, "format": fmt, "body": String::from_utf8_lossy(&body)}))
+        (
+            [("apiVersion", "upstream's")],
+            axum::Json(
+                json!({"path": path, "format": fmt, "body": String::from_utf8_lossy(&body)}),
+            ),
+        )
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let up = format!("http://{}", listener.local_addr().unwrap());
@@ -507,6 +512,11 @@ async fn unknown_destinations_go_upstream_unchanged() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["apiVersion"],
+        "upstream's",
+        "the upstream's own header"
+    );
     let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
     assert_eq!(v["path"], "/v0/destinations/SOME_OTHER_DEST?x=1");
     assert_eq!(v["format"], "json+compactedv1");
@@ -646,4 +656,102 @@ async fn a_body_split_across_cores_answers_in_order() {
     assert_eq!(got.as_array().map(Vec::len), Some(expected.len()));
     assert_eq!(got, Value::Array(expected));
     srv.stop().await;
+}
+
+/// rudder-server refuses a transformer's 200 without `apiVersion: 2` (its router panics), so
+/// every answer carries it, as the reference's do.
+#[tokio::test]
+async fn every_answer_says_api_version_2() {
+    let app = app(state(shipped(), 1 << 24, None));
+    let processor = json!([item(identify(), 1)]).to_string();
+    let router = json!({"destType": "BLUECORE", "input": [item(identify(), 1)]}).to_string();
+    for (method, uri, body) in [
+        ("POST", "/v0/destinations/bluecore", processor.as_str()),
+        ("POST", "/routerTransform", router.as_str()),
+        ("GET", "/features", ""),
+        ("GET", "/health", ""),
+        ("POST", "/v0/destinations/nope", "[]"),
+    ] {
+        let resp = app
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::from(body.to_owned()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()
+                .get("apiVersion")
+                .map(|v| v.to_str().unwrap()),
+            Some("2"),
+            "{method} {uri}"
+        );
+    }
+}
+
+/// rudder-server sends everything to its one transformer URL: behind it, eventmap answers its
+/// own destinations and hands the rest to the upstream, `/features` included (rudder-server
+/// will not start without the reference's flags there), method, path, query and body as sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_upstream_features_and_other_paths_are_the_upstream_s() {
+    use axum::extract::Request as AxRequest;
+    let stub = axum::Router::new().fallback(|req: AxRequest| async move {
+        let method = req.method().to_string();
+        let path = req.uri().to_string();
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        axum::Json(json!({"upstream": true, "method": method, "path": path,
+            "body": String::from_utf8_lossy(&body)}))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up = format!("http://{}", listener.local_addr().unwrap());
+    let stub_task = tokio::spawn(async move { axum::serve(listener, stub).await });
+
+    let srv = Running::start(state(shipped(), 1 << 24, Some(up))).await;
+    let client = reqwest::Client::new();
+    let f = get_json(&client, &format!("{}/features", srv.base)).await;
+    assert_eq!(f["upstream"], true, "{f}");
+    assert_eq!(f["method"], "GET");
+    for path in [
+        "/customTransform",
+        "/v0/validate",
+        "/v2/sources/webhook?x=1",
+        "/v1/destinations/bluecore/proxy",
+        "/batch",
+    ] {
+        let r = client
+            .post(format!("{}{path}", srv.base))
+            .body(r#"[{"a": 1}]"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(v["path"], path);
+        assert_eq!(v["method"], "POST");
+        assert_eq!(v["body"], r#"[{"a": 1}]"#);
+    }
+    // Its own destinations and /health stay here.
+    let local = post(
+        &client,
+        &format!("{}/v0/destinations/bluecore", srv.base),
+        json!([item(identify(), 1)]).to_string(),
+    )
+    .await;
+    assert_eq!(local[0]["statusCode"], 200);
+    let h = get_json(&client, &format!("{}/health", srv.base)).await;
+    assert_eq!(h["service"], "UP");
+    srv.stop().await;
+    stub_task.abort();
+
+    // Without an upstream: its own /features, and a 404 for other paths.
+    let app = app(state(shipped(), 1 << 20, None));
+    let (_, f) = call(app.clone(), "GET", "/features", "", &[]).await;
+    assert_eq!(f["routerTransform"]["BLUECORE"], true);
+    let (s, v) = call(app, "POST", "/customTransform", "[]", &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(v["error"].as_str().unwrap().contains("/customTransform"));
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 
 use super::AppState;
@@ -83,6 +83,7 @@ fn append(headers: &mut HeaderMap, name: HeaderName, value: &str) {
 pub async fn forward(
     state: &AppState,
     upstream: &str,
+    method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Bytes,
@@ -100,7 +101,13 @@ pub async fn forward(
         );
         append(&mut out, header::FORWARDED, &forwarded_for(&addr));
     }
-    let result = state.client.post(&url).headers(out).body(body).send().await;
+    let result = state
+        .client
+        .request(method.clone(), &url)
+        .headers(out)
+        .body(body)
+        .send()
+        .await;
     let mut failed = true;
     let response = match result {
         Ok(resp) => {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
-use axum::extract::{ConnectInfo, OriginalUri, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -88,6 +88,7 @@ pub async fn transform(
             return super::forward::forward(
                 &state,
                 upstream,
+                &parts.method,
                 &parts.uri,
                 &parts.headers,
                 body,
@@ -203,6 +204,7 @@ pub async fn route_transform(State(state): State<Arc<AppState>>, req: Request) -
             return super::forward::forward(
                 &state,
                 upstream,
+                &parts.method,
                 &parts.uri,
                 &parts.headers,
                 body,
@@ -320,6 +322,17 @@ pub async fn log_rejections(
             tracing::info!(%method, path = %abbreviate_path(&path), status = status.as_u16(), "rejected");
         }
     }
+    response
+}
+
+/// Every answer says `apiVersion: 2`, the reference transformer's API version: rudder-server
+/// refuses a 200 without it (its processor fails the batch, its router panics). An answer
+/// forwarded from the upstream keeps the upstream's own header.
+pub async fn api_version(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry("apiversion")
+        .or_insert(HeaderValue::from_static("2"));
     response
 }
 
@@ -682,8 +695,13 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /features`: what rudder-server may ask of this service, and only that: every
-/// destination served here answers the router transform.
-pub async fn features(State(state): State<Arc<AppState>>) -> Response {
+/// destination served here answers the router transform. With an upstream, the upstream's
+/// answer: rudder-server reads its flags for every destination (those forwarded too) and for
+/// the reference's other services, and refuses to start without its source-transform flags.
+pub async fn features(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    if let Some(upstream) = &state.upstream {
+        return forward_whole(&state, upstream, req).await;
+    }
     let registry = state.registry.load();
     let router: serde_json::Map<String, Value> = registry
         .names()
@@ -722,9 +740,52 @@ pub async fn method_not_allowed(req: Request) -> Response {
     )
 }
 
-pub async fn not_found(uri: OriginalUri) -> Response {
+/// Any other path is the upstream's (rudder-server sends user transformations, tracking-plan
+/// validation, source transforms and delivery to its one transformer URL), or a 404.
+pub async fn not_found(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    if let Some(upstream) = &state.upstream {
+        return forward_whole(&state, upstream, req).await;
+    }
     json_error(
         StatusCode::NOT_FOUND,
-        format!("no such endpoint: {}", uri.0.path()),
+        format!("no such endpoint: {}", req.uri().path()),
     )
+}
+
+/// Reads a request's body within the limits and forwards the request to the upstream.
+async fn forward_whole(state: &AppState, upstream: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (body, held) = match body::read(
+        body,
+        declared,
+        state.body_limit,
+        &state.limits,
+        &state.budget,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => return body_error(state, e),
+    };
+    let client = parts
+        .extensions
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let response = super::forward::forward(
+        state,
+        upstream,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        body,
+        client,
+    )
+    .await;
+    drop(held);
+    response
 }

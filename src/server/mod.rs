@@ -146,6 +146,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             state.clone(),
             handlers::log_rejections,
         ))
+        .layer(axum::middleware::map_response(handlers::api_version))
         .with_state(state)
 }
 
