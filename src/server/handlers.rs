@@ -439,6 +439,9 @@ impl Drop for Busy<'_> {
 /// saves.
 const MIN_PER_THREAD: usize = 50;
 
+/// The most items a body may have to be split: rudder-server sends a few hundred at a time.
+const SPLIT_MAX: usize = 4 * WINDOW;
+
 /// Items mapped at a time when a body is split: the answers of a window are held until its
 /// slowest thread is done, so a window bounds that memory.
 const WINDOW: usize = 1024;
@@ -643,7 +646,12 @@ fn run_batch(
             return refuse(head, "request body is an empty array".into());
         }
         let _ = head.send(Ok(()));
-        let threads = threads.min(items.len() / MIN_PER_THREAD);
+        // A very large body is memory-bound, not CPU-bound: it streams on one thread.
+        let threads = if items.len() > SPLIT_MAX {
+            1
+        } else {
+            threads.min(items.len() / MIN_PER_THREAD)
+        };
         if threads > 1 {
             if !map_split(engine, &items, threads, &mut out) {
                 return None;
