@@ -3,7 +3,7 @@
 
 mod cli;
 
-// The engine allocates many small maps per event; mimalloc makes that markedly cheaper
+// The engine allocates many small maps per event; mimalloc makes that markedly less costly
 // (measured with `eventmap bench`, see the README).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -121,7 +121,7 @@ impl ReadTree {
 
     /// What is read below `key`, when anything is.
     pub fn child(&self, key: &str) -> Option<&ReadTree> {
-        // Most keys of an event are not read: comparing lengths first rules them out cheaply.
+        // Most keys of an event are not read: comparing lengths first rules them out at little cost.
         self.children
             .iter()
             .find(|(k, _)| k.len() == key.len() && k.as_bytes() == key.as_bytes())

@@ -158,3 +158,45 @@ fn the_schema_refuses_what_the_compiler_refuses() {
         assert!(!validator.is_valid(&bad), "accepted {bad}");
     }
 }
+
+/// The Rust source knows no destination: no shipped destination's name appears in `src/`
+/// (case-insensitively, inside words too), the plain words `http`, `webhook` and `variance`
+/// aside.
+#[test]
+fn the_source_names_no_destination() {
+    fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    rust_files(&repo().join("src"), &mut files);
+    let sources: Vec<(PathBuf, String)> = files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap().to_lowercase();
+            (p, text)
+        })
+        .collect();
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(repo().join("mappings"))
+        .unwrap()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_lowercase();
+        if !e.path().is_dir() || ["http", "webhook", "variance"].contains(&name.as_str()) {
+            continue;
+        }
+        for (p, text) in &sources {
+            if text.contains(&name) {
+                found.push(format!("{name} in {}", p.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "destination names in src/: {found:?}");
+}

@@ -135,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         inflight_bytes: args.inflight_limit,
     };
     // Transforms run on the blocking pool; a pool the size of the machine keeps throughput
-    // and stops every burst from adding threads (each with its own allocator heap).
+    // and stops every burst from adding threads (each with its own allocator arena).
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
