@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+use common::{mean_ns, sdk_context};
+
 const EVENTS: usize = 200;
 
 /// Destinations and the golden case whose events the body is made of.
@@ -34,28 +37,6 @@ const CASES: [(&str, &str); 6] = [
     ("ninetailed", "router_batch"),
     ("koala", "router_one_request_per_event"),
 ];
-
-/// A full SDK context; keys the event already has are kept as they are.
-fn sdk_context(i: usize) -> Value {
-    json!({
-        "app": {"name": "RudderLabs JavaScript SDK", "build": "1.0.0", "namespace": "com.rudderlabs.javascript", "version": "3.7.6", "installType": "npm"},
-        "device": {"id": format!("dev-{i}"), "manufacturer": "Apple", "model": "iPhone15,2", "name": "iPhone", "type": "ios", "adTrackingEnabled": true, "advertisingId": format!("adid-{i}")},
-        "library": {"name": "RudderLabs JavaScript SDK", "version": "3.7.6"},
-        "locale": "en-US",
-        "os": {"name": "iOS", "version": "17.1.2"},
-        "screen": {"density": 3, "width": 1179, "height": 2556, "innerWidth": 393, "innerHeight": 852},
-        "network": {"bluetooth": false, "carrier": "Vodafone UK", "cellular": true, "wifi": false},
-        "timezone": "Europe/London",
-        "userAgent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
-        "ip": "203.0.113.7",
-        "page": {"path": "/products/lamp", "url": "https://shop.example.com/products/lamp?utm_source=news", "title": "Desk lamp | Shop", "referrer": "https://www.google.com/", "referring_domain": "www.google.com", "search": "?utm_source=news", "tab_url": "https://shop.example.com/products/lamp", "initial_referrer": "$direct", "initial_referring_domain": ""},
-        "campaign": {"name": "spring", "source": "news", "medium": "email", "term": "lamp", "content": "hero"},
-        "sessionId": 1714547827816i64 + i as i64,
-        "sessionStart": false,
-        "consentManagement": {"deniedConsentIds": [], "allowedConsentIds": ["C0001", "C0002"], "provider": "oneTrust", "resolutionStrategy": "and"},
-        "traits": {"firstName": "Ada", "lastName": "Lovelace", "email": format!("ada.{i}@example.com"), "phone": "+44 20 7946 0000", "address": {"city": "London", "country": "GB", "postalCode": "NW1 6XE", "street": "12 Crescent"}}
-    })
-}
 
 /// The 200-event body: the case's events the router answers with a 200, cycled.
 fn body(engine: &Engine, dest: &str, case: &str) -> Value {
@@ -149,15 +130,6 @@ fn benches(c: &mut Criterion) {
         });
         group.finish();
     }
-}
-
-/// Reads criterion's estimate (mean ns per iteration) of one benchmark.
-fn mean_ns(group: &str, bench: &str) -> Option<f64> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "target/criterion/{group}/{bench}/new/estimates.json"
-    ));
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
 }
 
 fn main() {

@@ -22,6 +22,9 @@ use serde_json::{Value, json};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod common;
+use common::mean_ns;
+
 const BATCH: usize = 200;
 
 fn destination(mapping: Value) -> Value {
@@ -209,15 +212,6 @@ fn benches(c: &mut Criterion) {
         });
         group.finish();
     }
-}
-
-/// Reads criterion's estimate (mean ns per iteration) of one benchmark.
-fn mean_ns(group: &str, bench: &str) -> Option<f64> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "target/criterion/{group}/{bench}/new/estimates.json"
-    ));
-    let v: Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
-    v["mean"]["point_estimate"].as_f64()
 }
 
 fn main() {

@@ -61,22 +61,9 @@ pub async fn transform(
         }
     };
     let (parts, body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let (body, held) = match body::read(
-        body,
-        declared,
-        state.body_limit,
-        &state.limits,
-        &state.budget,
-    )
-    .await
-    {
+    let (body, held) = match read_body(&state, &parts.headers, body).await {
         Ok(b) => b,
-        Err(e) => return body_error(&state, e),
+        Err(r) => return r,
     };
     let registry = state.registry.load_full();
     let Some(engine) = registry.get(&name).cloned() else {
@@ -152,22 +139,9 @@ pub async fn transform(
 pub async fn route_transform(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let (body, held) = match body::read(
-        body,
-        declared,
-        state.body_limit,
-        &state.limits,
-        &state.budget,
-    )
-    .await
-    {
+    let (body, held) = match read_body(&state, &parts.headers, body).await {
         Ok(b) => b,
-        Err(e) => return body_error(&state, e),
+        Err(r) => return r,
     };
     #[derive(Deserialize)]
     struct Head {
@@ -529,34 +503,31 @@ impl Chunks<'_> {
             // Writing to a Vec cannot fail.
             let _ = write_js_of(&mut self.buf, &r);
         }
-        if self.buf.len() >= CHUNK {
-            let chunk = Bytes::from(std::mem::replace(
-                &mut self.buf,
-                Vec::with_capacity(CHUNK + 4096),
-            ));
-            return self.tx.blocking_send(Ok(chunk)).is_ok();
-        }
-        true
+        self.send_if_full()
     }
 
     /// Answers another thread wrote (see [`write_run`]).
     fn push_written(&mut self, w: Written) -> bool {
         self.ok += w.ok;
         self.bad += w.bad;
-        if w.buf.is_empty() {
+        if !w.buf.is_empty() {
+            self.buf.push(if self.first { b'[' } else { b',' });
+            self.first = false;
+            self.buf.extend_from_slice(&w.buf);
+        }
+        self.send_if_full()
+    }
+
+    /// Sends the buffer on once it holds a chunk; false when the client has gone.
+    fn send_if_full(&mut self) -> bool {
+        if self.buf.len() < CHUNK {
             return true;
         }
-        self.buf.push(if self.first { b'[' } else { b',' });
-        self.first = false;
-        self.buf.extend_from_slice(&w.buf);
-        if self.buf.len() >= CHUNK {
-            let chunk = Bytes::from(std::mem::replace(
-                &mut self.buf,
-                Vec::with_capacity(CHUNK + 4096),
-            ));
-            return self.tx.blocking_send(Ok(chunk)).is_ok();
-        }
-        true
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(CHUNK + 4096),
+        ));
+        self.tx.blocking_send(Ok(chunk)).is_ok()
     }
 
     fn finish(mut self) -> Vec<(u16, u64)> {
@@ -760,15 +731,18 @@ pub async fn not_found(State(state): State<Arc<AppState>>, req: Request) -> Resp
     )
 }
 
-/// Reads a request's body within the limits and forwards the request to the upstream.
-async fn forward_whole(state: &AppState, upstream: &str, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let declared = parts
-        .headers
+/// A request's body, read within the body limit, the timeouts and the in-flight budget (its
+/// bytes held until `Held` is dropped), or the answer that refuses it.
+async fn read_body(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    body: Body,
+) -> Result<(Bytes, body::Held), Response> {
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let (body, held) = match body::read(
+    body::read(
         body,
         declared,
         state.body_limit,
@@ -776,9 +750,15 @@ async fn forward_whole(state: &AppState, upstream: &str, req: Request) -> Respon
         &state.budget,
     )
     .await
-    {
+    .map_err(|e| body_error(state, e))
+}
+
+/// Reads a request's body within the limits and forwards the request to the upstream.
+async fn forward_whole(state: &AppState, upstream: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (body, held) = match read_body(state, &parts.headers, body).await {
         Ok(b) => b,
-        Err(e) => return body_error(state, e),
+        Err(r) => return r,
     };
     let client = parts
         .extensions
