@@ -148,6 +148,9 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     let mut cx = Cx::new();
     cx.diags = diags;
     cx.texts = texts;
+    cx.unparsed = unreadable;
+    cx.unparsed_destination =
+        unreadable && !docs.iter().any(|(_, d)| d.get("destination").is_some());
 
     // Pass 1: section shapes and places, and the names that other sections use.
     for (file, doc) in &docs {
@@ -249,6 +252,8 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
             cx.file = one.0.clone();
             destination(&mut cx, &one.0, &one.1)
         }
+        // The destination file is the one that did not parse: already reported.
+        [] if cx.unparsed_destination => None,
         [] => {
             cx.diags.push(Diagnostic {
                 code: Code::MissingFile,
@@ -399,6 +404,18 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         }
     }
 
+    if !cx.unchecked.is_empty()
+        && let Some(first) = cx.diags.iter_mut().find(|d| d.code == Code::Syntax)
+    {
+        let note = format!(
+            "not checked until the specs parse (each may be defined in a file that does not): {}",
+            cx.unchecked.join(", ")
+        );
+        first.hint = Some(match first.hint.take() {
+            Some(h) => format!("{h}; {note}"),
+            None => note,
+        });
+    }
     if !cx.diags.is_empty() {
         let mut diags = std::mem::take(&mut cx.diags);
         diags.sort_by(|a, b| {

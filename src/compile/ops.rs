@@ -308,6 +308,9 @@ impl<'s> Cx<'s> {
                     return;
                 };
                 let Some(named) = self.procedures.get(&name).cloned() else {
+                    if self.unchecked(format!("procedure `{name}`")) {
+                        return;
+                    }
                     let hint = suggest(&name, self.procedures.keys().map(String::as_str));
                     self.err_hint(
                         Code::UnknownProcedure,
@@ -370,8 +373,9 @@ impl<'s> Cx<'s> {
     /// `fields:` is a group name or an inline mapping of payload path -> expression.
     pub fn field_group(&mut self, node: &'s Node, path: &str) -> Vec<Field> {
         if let Some(name) = node.as_str() {
-            return match self.field_groups.get(name) {
-                Some(f) => f.clone(),
+            return match self.field_groups.get(name).cloned() {
+                Some(f) => f,
+                None if self.unchecked(format!("field group `{name}`")) => Vec::new(),
                 None => {
                     let hint = suggest(name, self.field_groups.keys().map(String::as_str));
                     self.err_hint(
