@@ -62,14 +62,9 @@ fn golden_cases() {
                     case.name
                 )),
                 Outcome::BadInput(e) => failures.push(format!("{}: {e}", case.name)),
-                Outcome::Fail {
-                    difference,
-                    expected,
-                    got,
-                } => failures.push(format!(
-                    "{}: {difference}\n  expected: {expected}\n  got:      {got}",
-                    case.name
-                )),
+                Outcome::Fail { differences } => {
+                    failures.push(format!("{}:\n  {}", case.name, differences.join("\n  ")))
+                }
             }
         }
     }

@@ -669,6 +669,9 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
             "unsupported",
             "message type {{type}} is not supported",
         );
+        let written = ["missing", "not_string", "unsupported"]
+            .map(|k| mt.get(k).map(|n| cx.origin(n, &join(p, k))));
+        let origin = cx.origin(mt, p);
         let supported_node = cx.required(mt, p, "supported")?;
         let (supported, any) = if supported_node.as_str() == Some("any") {
             (Vec::new(), true)
@@ -685,6 +688,8 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
             missing: missing?,
             not_string: not_string?,
             unsupported: unsupported?,
+            written,
+            origin,
             supported,
             any,
             type_slot,
@@ -721,9 +726,10 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
                     let Some(cpath) = cx.rooted(Root::Config, &key, &key, k, &p) else {
                         continue;
                     };
-                    let required = v
-                        .get("required")
-                        .and_then(|n| cx.text(n, &join(&p, "required")));
+                    let required = v.get("required").and_then(|n| {
+                        let at = join(&p, "required");
+                        Some((cx.text(n, &at)?, cx.origin(n, &at)))
+                    });
                     let pattern = v.get("pattern").and_then(|n| {
                         let text = cx.string(n, &join(&p, "pattern"))?;
                         match regex::Regex::new(&text) {
@@ -735,7 +741,7 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
                                     "pattern_error",
                                     &format!("{key} does not match the pattern {text}"),
                                 )?;
-                                Some((r, m))
+                                Some((r, m, cx.origin(n, &join(&p, "pattern"))))
                             }
                             Err(e) => {
                                 cx.err(

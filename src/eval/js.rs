@@ -440,7 +440,7 @@ pub enum SetKey {
 }
 
 impl SetKey {
-    fn as_prop(&self) -> String {
+    pub fn as_prop(&self) -> String {
         match self {
             SetKey::Str(s) => s.to_string(),
             SetKey::Num(n) => number_to_js(*n),
