@@ -435,17 +435,25 @@ async fn a_destination_moved_away_for_a_moment_keeps_serving() {
         json!(["bluecore"])
     );
     std::fs::rename(&away, copy.join("bluecore")).unwrap();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The reload compiles every destination: on a loaded machine (a debug build) that takes
+    // most of a second, so look until it has happened rather than after a fixed wait.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let health = loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let health: Value = client
+            .get(format!("{}/health", srv.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).unwrap())
+            .unwrap();
+        if health["pending_removal"].is_null() || std::time::Instant::now() > deadline {
+            break health;
+        }
+    };
     assert_eq!(ask(&client).await, 200);
-    let health: Value = client
-        .get(format!("{}/health", srv.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .map(|t| serde_json::from_str(&t).unwrap())
-        .unwrap();
     assert!(health["pending_removal"].is_null(), "{health}");
     srv.stop().await;
 }
