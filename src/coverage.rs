@@ -6,8 +6,8 @@
 //! What counts as a rule, each at the file:line:col it is written at:
 //! - a field of `build`, `set` or `default` (a field group's and a procedure's once, however
 //!   many flows use them): reached when it writes a value (a `build` field only writes a
-//!   present one, a `default` only where the payload has none, an undefined value writes
-//!   nothing);
+//!   present one, a `default` only where the payload has none), or when a `set` of an
+//!   undefined value removes a field that was there;
 //! - a step's `when`: taken and skipped, two rules;
 //! - an `if` (and a `fail` with `when`): then and else, two rules, `else` counting even when
 //!   it is not written;
@@ -19,7 +19,9 @@
 //! - an `emit` and a `return` reached, a `fan_out` over at least one element.
 //!
 //! `let`, `call`, `check_type` and the router's batching are not rules of their own (what
-//! they lead to is).
+//! they lead to is). A rule after an unconditional `fail` or `return` (in its operation list,
+//! or in an earlier step without `when`) can never run: it is dead, reported as such and left
+//! out of the percentages, since no case can reach it.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -91,38 +93,54 @@ pub struct Rule {
     pub spec_path: Arc<str>,
     /// What reaching it means, for people (`field properties.total`, `when: skipped`, ...).
     pub what: String,
+    /// It stands after an unconditional `fail` or `return`: nothing can reach it.
+    pub dead: bool,
 }
 
 /// Every rule of a plan, once each, in file and position order.
 pub fn rules(plan: &Plan) -> Vec<Rule> {
     let mut out: BTreeMap<Hit, Rule> = BTreeMap::new();
-    let mut add = |origin: &Origin, kind: Kind, what: String| {
+    let mut add = |origin: &Origin, kind: Kind, what: String, dead: bool| {
         let hit = Hit::new(origin, kind);
-        out.entry(hit.clone()).or_insert_with(|| Rule {
-            hit,
-            spec_path: origin.spec_path.clone(),
-            what,
-        });
+        // A rule used in several places (a procedure, a field group) is live if any is.
+        out.entry(hit.clone())
+            .and_modify(|r| r.dead &= dead)
+            .or_insert_with(|| Rule {
+                hit,
+                spec_path: origin.spec_path.clone(),
+                what,
+                dead,
+            });
     };
     let rule = &plan.message_type;
-    for (at, name) in rule
-        .written
-        .iter()
-        .zip(["missing", "not_string", "unsupported"])
-    {
+    let names = ["missing", "not_string", "unsupported"];
+    for (at, name) in rule.written.iter().zip(names) {
         if let Some(at) = at {
-            add(at, Kind::Error, format!("error: message type {name}"));
+            add(
+                at,
+                Kind::Error,
+                format!("error: message type {name}"),
+                false,
+            );
         }
     }
     for c in &plan.config_checks {
         if let Some((t, at)) = &c.required {
-            add(at, Kind::Error, format!("error: {}", t.source));
+            add(at, Kind::Error, format!("error: {}", t.source), false);
         }
         if let Some((_, t, at)) = &c.pattern {
-            add(at, Kind::Error, format!("error: {}", t.source));
+            add(at, Kind::Error, format!("error: {}", t.source), false);
         }
     }
-    let mut walk = |steps: &[Step]| steps_rules(steps, &mut add);
+    let mut walk = |steps: &[Step]| {
+        steps_rules(
+            steps,
+            &mut Walk {
+                add: &mut add,
+                dead: false,
+            },
+        );
+    };
     walk(&plan.preamble);
     // A flow taking several types is walked once per type; its rules are kept once.
     for f in plan.flows.values() {
@@ -134,39 +152,66 @@ pub fn rules(plan: &Plan) -> Vec<Rule> {
     out.into_values().collect()
 }
 
-fn steps_rules(steps: &[Step], add: &mut impl FnMut(&Origin, Kind, String)) {
+/// Walking a list of steps or operations: where rules go, and whether what comes next can
+/// still run.
+struct Walk<'a> {
+    add: &'a mut dyn FnMut(&Origin, Kind, String, bool),
+    dead: bool,
+}
+
+impl Walk<'_> {
+    fn add(&mut self, origin: &Origin, kind: Kind, what: String) {
+        (self.add)(origin, kind, what, self.dead);
+    }
+
+    /// Walks a nested list; what follows it is dead only where it was already.
+    fn nested(&mut self, f: impl FnOnce(&mut Self)) {
+        let before = self.dead;
+        f(self);
+        self.dead = before;
+    }
+}
+
+fn steps_rules(steps: &[Step], w: &mut Walk<'_>) {
     for s in steps {
         if s.when.is_some() {
-            add(&s.origin, Kind::WhenTrue, format!("step {} taken", s.name));
-            add(
+            w.add(&s.origin, Kind::WhenTrue, format!("step {} taken", s.name));
+            w.add(
                 &s.origin,
                 Kind::WhenFalse,
                 format!("step {} skipped", s.name),
             );
-        }
-        match &s.body {
-            Body::Ops(ops) => ops_rules(ops, add),
-            Body::Children(c) => steps_rules(c, add),
+            // A step that may not run ends nothing.
+            w.nested(|w| body_rules(&s.body, w));
+        } else {
+            body_rules(&s.body, w);
         }
     }
 }
 
-fn ops_rules(ops: &[Op], add: &mut impl FnMut(&Origin, Kind, String)) {
+fn body_rules(body: &Body, w: &mut Walk<'_>) {
+    match body {
+        Body::Ops(ops) => ops_rules(ops, w),
+        Body::Children(c) => steps_rules(c, w),
+    }
+}
+
+fn ops_rules(ops: &[Op], w: &mut Walk<'_>) {
     for op in ops {
         match op {
             Op::Build(parts) => {
                 for f in parts.iter().flatten() {
-                    add(&f.origin, Kind::Field, format!("field {}", f.target_text));
+                    w.add(&f.origin, Kind::Field, format!("field {}", f.target_text));
                 }
             }
             Op::Set(fields) => {
                 for f in fields {
-                    add(&f.origin, Kind::Field, format!("field {}", f.target_text));
+                    w.add(&f.origin, Kind::Field, format!("field {}", f.target_text));
                 }
             }
             Op::Default(pairs) => {
                 for (_, f) in pairs {
-                    add(&f.origin, Kind::Field, format!("default {}", f.target_text));
+                    w.add(&f.origin, Kind::Field, format!("default {}", f.target_text));
                 }
             }
             Op::Let { .. } | Op::CheckType => {}
@@ -176,17 +221,18 @@ fn ops_rules(ops: &[Op], add: &mut impl FnMut(&Origin, Kind, String)) {
                 origin,
                 ..
             } => {
-                add(origin, Kind::Then, "if: then".into());
-                add(origin, Kind::Else, "if: else".into());
-                ops_rules(then, add);
-                ops_rules(otherwise, add);
+                w.add(origin, Kind::Then, "if: then".into());
+                w.add(origin, Kind::Else, "if: else".into());
+                w.nested(|w| ops_rules(then, w));
+                w.nested(|w| ops_rules(otherwise, w));
             }
             Op::Require { error, origin, .. } => {
-                add(origin, Kind::Holds, "require: holds".into());
-                add(origin, Kind::Error, format!("error: {}", error.source));
+                w.add(origin, Kind::Holds, "require: holds".into());
+                w.add(origin, Kind::Error, format!("error: {}", error.source));
             }
             Op::Fail { error, origin, .. } => {
-                add(origin, Kind::Error, format!("error: {}", error.source));
+                w.add(origin, Kind::Error, format!("error: {}", error.source));
+                w.dead = true;
             }
             Op::Switch {
                 cases,
@@ -195,18 +241,21 @@ fn ops_rules(ops: &[Op], add: &mut impl FnMut(&Origin, Kind, String)) {
                 ..
             } => {
                 for (i, (name, case)) in cases.iter().enumerate() {
-                    add(origin, Kind::Case(i as u32), format!("switch: case {name}"));
-                    ops_rules(case, add);
+                    w.add(origin, Kind::Case(i as u32), format!("switch: case {name}"));
+                    w.nested(|w| ops_rules(case, w));
                 }
-                add(origin, Kind::NoCase, "switch: no case (default)".into());
-                ops_rules(default, add);
+                w.add(origin, Kind::NoCase, "switch: no case (default)".into());
+                w.nested(|w| ops_rules(default, w));
             }
             Op::FanOut { ops, origin, .. } => {
-                add(origin, Kind::Reached, "fan_out: over some elements".into());
-                ops_rules(ops, add);
+                w.add(origin, Kind::Reached, "fan_out: over some elements".into());
+                w.nested(|w| ops_rules(ops, w));
             }
-            Op::Emit { origin, .. } => add(origin, Kind::Reached, "emit".into()),
-            Op::Return { origin, .. } => add(origin, Kind::Reached, "return".into()),
+            Op::Emit { origin, .. } => w.add(origin, Kind::Reached, "emit".into()),
+            Op::Return { origin, .. } => {
+                w.add(origin, Kind::Reached, "return".into());
+                w.dead = true;
+            }
         }
     }
 }
@@ -231,18 +280,31 @@ impl Report {
         }
     }
 
-    /// (reached, total) over every rule.
+    /// (reached, total) over every rule that can run.
     pub fn rules_reached(&self) -> (usize, usize) {
-        count(self.rules.iter())
+        count(self.rules.iter().filter(|(r, _)| !r.dead))
     }
 
-    /// (reached, total) over the error texts.
+    /// (reached, total) over the error texts that can be given.
     pub fn errors_reached(&self) -> (usize, usize) {
-        count(self.rules.iter().filter(|(r, _)| r.hit.kind.is_error()))
+        count(
+            self.rules
+                .iter()
+                .filter(|(r, _)| !r.dead && r.hit.kind.is_error()),
+        )
     }
 
+    /// The rules that can run and no case reached.
     pub fn missed(&self) -> impl Iterator<Item = &Rule> {
-        self.rules.iter().filter(|(_, ok)| !ok).map(|(r, _)| r)
+        self.rules
+            .iter()
+            .filter(|(r, ok)| !ok && !r.dead)
+            .map(|(r, _)| r)
+    }
+
+    /// The rules nothing can reach.
+    pub fn dead(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(|(r, _)| r.dead).map(|(r, _)| r)
     }
 }
 

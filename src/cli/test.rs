@@ -141,6 +141,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     r.hit.file, r.hit.line, r.hit.col, r.what, r.spec_path
                 );
             }
+            let dead: Vec<_> = report.dead().collect();
+            if let Some(first) = dead.first() {
+                println!(
+                    "  dead: {} rule(s) after an unconditional fail or return can never run, \
+                     the first at {}:{}:{} ({}); not counted",
+                    dead.len(),
+                    first.hit.file,
+                    first.hit.line,
+                    first.hit.col,
+                    first.spec_path
+                );
+            }
             all_rules = (all_rules.0 + rules.0, all_rules.1 + rules.1);
             all_errors = (all_errors.0 + errors.0, all_errors.1 + errors.1);
             let low_rules = args.min_rules.is_some_and(|m| percent(rules) < m);

@@ -22,7 +22,7 @@ pub const MAX_FAN_OUT: usize = 1_000;
 pub struct TraceEntry {
     pub field: String,
     pub origin: Origin,
-    /// `build`, `set` or `default`.
+    /// `build`, `set`, `default`, or `unset` (a `set` whose undefined value removed the field).
     pub op: &'static str,
 }
 
@@ -233,8 +233,13 @@ impl Event<'_> {
         v: Option<Value>,
         op: &'static str,
     ) -> Result<(), Failure> {
-        // An undefined value writes nothing (it removes the field): not a write to trace.
+        // An undefined value writes nothing: it is traced only when it removes a field that
+        // was there (`unset`).
         let wrote = v.is_some();
+        let removes = !wrote
+            && st.trace.is_some()
+            && matches!(f.target, Target::Path(_))
+            && written_at(&st.payload, &f.target_text);
         match &f.target {
             Target::Path(keys) => {
                 js::set(&mut st.payload, keys, v).map_err(|e| set_failure(f, &e))?;
@@ -247,6 +252,8 @@ impl Event<'_> {
         }
         if wrote {
             st.record(f, op);
+        } else if removes {
+            st.record(f, "unset");
         }
         Ok(())
     }
@@ -422,7 +429,9 @@ impl Event<'_> {
                 if st.trace.is_some() {
                     // Only the fields the emitted payload still has (cleaning and later
                     // writes remove some).
-                    trace.retain(|t| t.field.starts_with("...") || written_at(&p, &t.field));
+                    trace.retain(|t| {
+                        t.op == "unset" || t.field.starts_with("...") || written_at(&p, &t.field)
+                    });
                 }
                 st.hit(origin, Kind::Reached);
                 let out = if request.fast {
