@@ -424,3 +424,41 @@ fn commands_say_where_the_specs_came_from() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("(from $EVENTMAP_MAPPINGS)"));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
 }
+
+/// `--explain` lists the fields a response has, with the rule that wrote each; a `set` whose
+/// value is undefined is listed only when it removed a field that was there (`unset`).
+#[test]
+fn explain_lists_no_field_an_undefined_value_did_not_write() {
+    let mut cmd = bin();
+    cmd.current_dir(repo()).args([
+        "transform",
+        "--destination",
+        "lytics",
+        "--explain",
+        "--mappings",
+        "mappings",
+    ]);
+    let item = r#"[{"message": {"type": "identify", "userId": "u1", "traits": {"firstName": "Ann", "plan": "pro"}}, "destination": {"Config": {"apiKey": "lytics-key-1", "stream": "web"}}, "metadata": {"jobId": 1}}]"#;
+    let o = run(cmd, item);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let field = |name: &str, op: &str| {
+        err.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            w.next() == Some(name) && w.next() == Some(op)
+        })
+    };
+    assert!(field("firstName", "unset"), "{err}");
+    assert!(field("...customer", "set"), "{err}");
+    // The key is a secret, inside the endpoint's query too.
+    assert!(err.contains("access_token=<secret:apiKey>"), "{err}");
+    assert!(!err.contains("lytics-key-1"), "{err}");
+    // The set of `firstname`, `lastname` and `lastName` wrote nothing: no lines.
+    for absent in ["firstname", "lastname", "lastName", "last_name"] {
+        assert!(
+            !err.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{absent} "))),
+            "{absent}: {err}"
+        );
+    }
+}
