@@ -6,7 +6,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::compile::{REQUEST_FIELDS, signature};
-use crate::registry::{CONSTRUCTS, ERROR_TYPES, GROUPS, METHODS, OPS, ROOTS, SECTIONS};
+use crate::registry::{
+    CONSTRUCTS, ERROR_TYPES, GROUPS, METHODS, OPS, ROOTS, SECTIONS, SEMANTICS, TEXT_SCOPES,
+};
 
 /// Where the generated files live, relative to the repository.
 pub const REFERENCE_PATH: &str = "docs/spec-reference.md";
@@ -86,6 +88,40 @@ pub fn reference_markdown() -> String {
         o.push_str(&format!(
             "| `{name}` | {what} | `{}` |\n",
             ex.replace('|', "\\|")
+        ));
+    }
+    o.push_str(
+        "\n## Semantics against JavaScript\n\nThe reference is JavaScript, and its answers depend \
+         on JavaScript's ways to choose, test, compare and write values. Each has one spelling \
+         here (the examples run in `cargo test`):\n\n\
+         | eventmap | JavaScript | meaning | examples |\n| --- | --- | --- | --- |\n",
+    );
+    for sem in SEMANTICS {
+        let cell = |t: &str| t.replace('|', "\\|");
+        let examples: Vec<String> = sem
+            .examples
+            .iter()
+            .map(|(e, r)| format!("`{}` gives `{}`", cell(e), cell(r)))
+            .collect();
+        o.push_str(&format!(
+            "| `{}` | `{}` | {} | {} |\n",
+            cell(sem.eventmap),
+            cell(sem.javascript),
+            cell(sem.meaning),
+            examples.join("; ")
+        ));
+    }
+    o.push_str(
+        "\n## What each text can see\n\nEvery expression and text can read the names listed under \
+         [Writing values](#writing-values) (`message`, `config`, `metadata`, ...); what `payload` holds, and which \
+         other names it can read, depends on where it stands:\n\n\
+         | text or expression | can also read |\n| --- | --- |\n",
+    );
+    for t in TEXT_SCOPES {
+        o.push_str(&format!(
+            "| {} | {} |\n",
+            t.text,
+            t.names.replace('|', "\\|")
         ));
     }
     o.push_str("\n## Sections\n\n| section | where | meaning |\n| --- | --- | --- |\n");

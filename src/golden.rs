@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::Engine;
+use crate::mask::Secrets;
 use crate::protocol::json::to_js_string;
 
 /// One case folder.
@@ -23,11 +24,11 @@ pub struct Case {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Pass,
-    /// The answer differs: where, and both whole answers.
+    /// The answer differs: every place it does (a response item that failed where a success
+    /// was expected, or the other way round, as one line with its error text), secrets of the
+    /// case's configs masked.
     Fail {
-        difference: String,
-        expected: String,
-        got: String,
+        differences: Vec<String>,
     },
     /// No `output.json` (write one, or bless and review it).
     Missing,
@@ -140,15 +141,14 @@ pub fn run_case(engine: &Engine, case: &Case, bless: bool) -> Outcome {
         Err(e) => return Outcome::BadInput(format!("input.json: {e}")),
     };
     let env = case_env(engine, case);
+    let secrets = case_secrets(engine, &input);
     let got = match input {
         // A list of request items: the processor endpoint, both paths.
         Value::Array(items) => match answer(engine, &items, &env) {
             Ok(v) => v,
             Err(e) => {
                 return Outcome::Fail {
-                    difference: e,
-                    expected: String::new(),
-                    got: String::new(),
+                    differences: vec![secrets.mask(&e).into_owned()],
                 };
             }
         },
@@ -181,46 +181,122 @@ pub fn run_case(engine: &Engine, case: &Case, bless: bool) -> Outcome {
         Ok(v) => v,
         Err(e) => return Outcome::BadInput(format!("output.json: {e}")),
     };
-    match first_difference(&expected, &got, "") {
-        None => Outcome::Pass,
-        Some(difference) => Outcome::Fail {
-            difference,
-            expected: serde_json::to_string(&expected).unwrap_or_default(),
-            got: serde_json::to_string(&got).unwrap_or_default(),
-        },
+    let differences: Vec<String> = differences(&expected, &got)
+        .iter()
+        .map(|d| secrets.mask(d).into_owned())
+        .collect();
+    if differences.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail { differences }
     }
+}
+
+/// The secret config values of a case's request items (or a router body's), to mask in what
+/// is printed about it.
+pub fn case_secrets(engine: &Engine, input: &Value) -> Secrets {
+    let items = match input {
+        Value::Array(items) => items.as_slice(),
+        Value::Object(body) => body
+            .get("input")
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice),
+        _ => &[],
+    };
+    let mut secrets = Secrets::default();
+    for item in items {
+        if let Some(config) = item.get("destination").and_then(|d| d.get("Config")) {
+            secrets.add_config(&engine.plan, config);
+        }
+    }
+    secrets
+}
+
+/// One place two JSON values differ: its JSON pointer and each side (`None`: absent).
+pub type Difference<'a> = (String, Option<&'a Value>, Option<&'a Value>);
+
+/// Every place two JSON values differ, in order: objects key by key (then the keys only the
+/// second has), lists element by element. A response item (an object with `statusCode`)
+/// whose status differs is one difference, not one per key.
+pub fn walk_differences<'a>(
+    a: Option<&'a Value>,
+    b: Option<&'a Value>,
+    at: &str,
+    out: &mut Vec<Difference<'a>>,
+) {
+    match (a, b) {
+        (Some(Value::Object(x)), Some(Value::Object(y)))
+            if x.get("statusCode") == y.get("statusCode") =>
+        {
+            for (k, v) in x {
+                walk_differences(Some(v), y.get(k), &format!("{at}/{k}"), out);
+            }
+            for (k, v) in y {
+                if !x.contains_key(k) {
+                    walk_differences(None, Some(v), &format!("{at}/{k}"), out);
+                }
+            }
+        }
+        (Some(Value::Array(x)), Some(Value::Array(y))) => {
+            for i in 0..x.len().max(y.len()) {
+                walk_differences(x.get(i), y.get(i), &format!("{at}/{i}"), out);
+            }
+        }
+        _ if a == b => {}
+        _ => out.push((at.to_owned(), a, b)),
+    }
+}
+
+/// Every place `got` differs from `expected`, one line each; a response item's status
+/// difference names the error text of the side that failed.
+pub fn differences(expected: &Value, got: &Value) -> Vec<String> {
+    let mut found = Vec::new();
+    walk_differences(Some(expected), Some(got), "", &mut found);
+    found
+        .into_iter()
+        .map(|(at, e, g)| match (e, g) {
+            (Some(e), Some(g)) if is_response(e) && is_response(g) => {
+                format!("{at}: expected {}, got {}", response(e), response(g))
+            }
+            (Some(e), None) => format!("{at}: expected {}, got nothing", brief(e)),
+            (None, Some(g)) => format!("{at}: expected nothing, got {}", brief(g)),
+            (e, g) => format!(
+                "{at}: expected {}, got {}",
+                e.map_or_else(String::new, short),
+                g.map_or_else(String::new, short)
+            ),
+        })
+        .collect()
 }
 
 /// The first place two JSON values differ, as a JSON pointer and both sides.
 pub fn first_difference(expected: &Value, got: &Value, at: &str) -> Option<String> {
-    match (expected, got) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, va) in a {
-                let p = format!("{at}/{k}");
-                match b.get(k) {
-                    None => return Some(format!("{p}: expected {}, got nothing", short(va))),
-                    Some(vb) => {
-                        if let Some(d) = first_difference(va, vb, &p) {
-                            return Some(d);
-                        }
-                    }
-                }
-            }
-            b.iter()
-                .find(|(k, _)| !a.contains_key(*k))
-                .map(|(k, vb)| format!("{at}/{k}: expected nothing, got {}", short(vb)))
-        }
-        (Value::Array(a), Value::Array(b)) => {
-            for (i, (va, vb)) in a.iter().zip(b).enumerate() {
-                if let Some(d) = first_difference(va, vb, &format!("{at}/{i}")) {
-                    return Some(d);
-                }
-            }
-            (a.len() != b.len())
-                .then(|| format!("{at}: expected {} items, got {}", a.len(), b.len()))
-        }
-        _ => (expected != got)
-            .then(|| format!("{at}: expected {}, got {}", short(expected), short(got))),
+    differences(expected, got)
+        .into_iter()
+        .next()
+        .map(|d| format!("{at}{d}"))
+}
+
+fn is_response(v: &Value) -> bool {
+    v.get("statusCode").is_some()
+}
+
+/// A response item in a line: its status, and its error text when it has one.
+fn response(v: &Value) -> String {
+    let code = v.get("statusCode").map_or_else(String::new, to_js_string);
+    match v.get("error") {
+        Some(Value::String(e)) => format!("a {code} ({e})"),
+        Some(e) => format!("a {code} ({})", short(e)),
+        None => format!("a {code}"),
+    }
+}
+
+/// A value in a line; a failed response item by its status and error text.
+pub fn brief(v: &Value) -> String {
+    if is_response(v) && v.get("error").is_some() {
+        response(v)
+    } else {
+        short(v)
     }
 }
 

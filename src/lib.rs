@@ -4,10 +4,12 @@
 #![forbid(unsafe_code)]
 
 pub mod compile;
+pub mod coverage;
 pub mod diag;
 pub mod docs;
 pub mod eval;
 pub mod golden;
+pub mod mask;
 pub mod plan;
 pub mod protocol;
 pub mod registry;

@@ -194,6 +194,11 @@ pub struct TypeRule {
     pub missing: Text,
     pub not_string: Text,
     pub unsupported: Text,
+    /// Where `missing`, `not_string` and `unsupported` are written; `None` for the engine's
+    /// default text.
+    pub written: [Option<Origin>; 3],
+    /// The `message_type` section, named as the rule of a default text.
+    pub origin: Origin,
     /// Supported types in the spec's order, for messages; empty when any type is taken.
     pub supported: Vec<String>,
     /// Every type is taken (one flow for all, no type check).
@@ -206,8 +211,10 @@ pub struct TypeRule {
 pub struct ConfigCheck {
     pub key: String,
     pub path: Path,
-    pub required: Option<Text>,
-    pub pattern: Option<(Regex, Text)>,
+    /// The error when the value is falsy, and where `required` is written.
+    pub required: Option<(Text, Origin)>,
+    /// The pattern a text value must match, its error, and where `pattern` is written.
+    pub pattern: Option<(Regex, Text, Origin)>,
     pub error_type: String,
     pub origin: Origin,
 }
@@ -403,6 +410,7 @@ pub enum Op {
         cond: Expr,
         then: Vec<Op>,
         otherwise: Vec<Op>,
+        origin: Origin,
     },
     Require {
         cond: Expr,
@@ -419,21 +427,25 @@ pub enum Op {
         on: Expr,
         cases: Vec<(String, Vec<Op>)>,
         default: Vec<Op>,
+        origin: Origin,
     },
     /// One copy of the payload per element of a list, each running `ops`.
     FanOut {
         over: Expr,
         slot: usize,
         ops: Vec<Op>,
+        origin: Origin,
     },
     /// The payload, cleaned, becomes one response through `request`.
     Emit {
         clean: Clean,
         request: Arc<Request>,
+        origin: Origin,
     },
     /// The value is the response, as it is, and the event's steps end here.
     Return {
         value: Expr,
+        origin: Origin,
     },
     /// The message type check (missing, not a string, unsupported) and the config checks.
     CheckType,

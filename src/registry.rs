@@ -1640,3 +1640,162 @@ pub const ROOTS: &[(&str, &str)] = &[
         "true when the event is mapped for the router transform (`/routerTransform`, `eventmap route`)",
     ),
 ];
+
+/// One JavaScript notion the reference's answers depend on, and how a spec says it.
+pub struct Semantic {
+    pub eventmap: &'static str,
+    pub javascript: &'static str,
+    pub meaning: &'static str,
+    /// Expressions and what they give, run in `cargo test` like the constructs' examples.
+    pub examples: &'static [Example],
+}
+
+/// The spec language next to JavaScript: each way to choose, test, compare and write values.
+pub static SEMANTICS: &[Semantic] = &[
+    Semantic {
+        eventmap: "a ?? b",
+        javascript: "a ?? b",
+        meaning: "The first value that is neither undefined nor null (\"\", 0 and false are taken).",
+        examples: &[("message.traits.x ?? 'd'", "\"d\""), ("'' ?? 'd'", "\"\"")],
+    },
+    Semantic {
+        eventmap: "a || b",
+        javascript: "a || b",
+        meaning: "The first truthy value, else the last.",
+        examples: &[("'' || 'd'", "\"d\""), ("0 || null", "null")],
+    },
+    Semantic {
+        eventmap: "first_present(a, b)",
+        javascript: "[a, b].find(v => v !== undefined && v !== null && v !== '')",
+        meaning: "The first value that is present (not undefined, null or \"\"; 0 and false are present), else undefined: what the reference's `getFieldValueFromMessage` and `constructPayload` take.",
+        examples: &[
+            ("first_present('', 0)", "0"),
+            ("first_present(null, '')", "undefined"),
+        ],
+    },
+    Semantic {
+        eventmap: "defined(v)",
+        javascript: "v != null",
+        meaning: "Neither undefined nor null.",
+        examples: &[("defined(0)", "true"), ("defined(null)", "false")],
+    },
+    Semantic {
+        eventmap: "present(v)",
+        javascript: "v !== undefined && v !== null && v !== ''",
+        meaning: "Defined and not the empty text; what `build` requires of a field's value.",
+        examples: &[("present('')", "false"), ("present(false)", "true")],
+    },
+    Semantic {
+        eventmap: "filled(v)",
+        javascript: "isDefinedNotNullNotEmpty(v)",
+        meaning: "Defined, not a blank text, not `{}` or `[]` (numbers and booleans are filled).",
+        examples: &[
+            ("filled('  ')", "false"),
+            ("filled([])", "false"),
+            ("filled(0)", "true"),
+        ],
+    },
+    Semantic {
+        eventmap: "not_empty(v)",
+        javascript: "!_.isEmpty(v)",
+        meaning: "A non-empty text, list or object (lodash: numbers and booleans are empty).",
+        examples: &[("not_empty(0)", "false"), ("not_empty('a')", "true")],
+    },
+    Semantic {
+        eventmap: "if, when, require, !, &&, c ? a : b",
+        javascript: "if (v), !v, &&, ?:",
+        meaning: "JavaScript truthiness: false, 0, -0, NaN, \"\", null and undefined are falsy; every list and object, `[]` and `{}` included, is truthy.",
+        examples: &[("[] ? 'yes' : 'no'", "\"yes\""), ("!0", "true")],
+    },
+    Semantic {
+        eventmap: "a == b, a != b",
+        javascript: "a === b, a !== b",
+        meaning: "Strict: there is no loose equality (lists and objects compare element by element).",
+        examples: &[("1 == '1'", "false"), ("[1, 'a'] == [1, 'a']", "true")],
+    },
+    Semantic {
+        eventmap: "a + b",
+        javascript: "a + b",
+        meaning: "Text when either side is text, else numbers.",
+        examples: &[("1 + '2'", "\"12\""), ("1 + 2", "3")],
+    },
+    Semantic {
+        eventmap: "{{ v }} in a text, string(v)",
+        javascript: "String(v)",
+        meaning: "A value as JavaScript writes it in text (`String(v)`, or a template literal's hole): lists joined by commas, objects as \"[object Object]\", numbers as JavaScript prints them.",
+        examples: &[
+            ("string([1, [2, 3]])", "\"1,2,3\""),
+            ("string(0.1 + 0.2)", "\"0.30000000000000004\""),
+        ],
+    },
+    Semantic {
+        eventmap: "undefined",
+        javascript: "undefined",
+        meaning: "What a path that is not there gives. `JSON.stringify` leaves it out: an object key with an undefined value is not written, `set` with one removes the field, a list element is written null.",
+        examples: &[
+            ("{a: message.nothing, b: 1}", "{\"b\":1}"),
+            ("[message.nothing]", "[null]"),
+        ],
+    },
+    Semantic {
+        eventmap: "NaN",
+        javascript: "NaN",
+        meaning: "A number that is not one: falsy, written \"NaN\" in text and null in JSON.",
+        examples: &[
+            ("number('x') || 'falsy'", "\"falsy\""),
+            ("string(number('x'))", "\"NaN\""),
+        ],
+    },
+];
+
+/// A kind of text (`{{ }}` holes) or expression, and what it can read besides the roots
+/// every expression can (`message`, `config`, ...).
+pub struct TextScope {
+    pub text: &'static str,
+    pub names: &'static str,
+}
+
+/// What each text can see; `tests/registry.rs` compiles a spec reading each name in each
+/// place, and one reading a name from elsewhere, to keep this table true.
+pub static TEXT_SCOPES: &[TextScope] = &[
+    TextScope {
+        text: "`message_type.missing`, `not_string`, `unsupported`",
+        names: "`type` (the type as read, lowercased when `lowercase: true`), `type_of` (its `type_of`, for `not_string`); `payload` is empty",
+    },
+    TextScope {
+        text: "a config key's `required` and `pattern_error`",
+        names: "nothing else; `payload` is empty",
+    },
+    TextScope {
+        text: "`require` and `fail` errors, `if`, `switch`, `when` and every value of a step",
+        names: "`payload` (as built so far), the variables in scope: each `let` before it in the event's steps (the destination's steps, then the flow's), the element of each `fan_out` it is inside, the parameters of each lambda it is inside",
+    },
+    TextScope {
+        text: "`request:` fields (the destination's, a flow's, an `emit`'s)",
+        names: "`payload` (the emitted payload, cleaned), the variables in scope at the `emit`",
+    },
+    TextScope {
+        text: "`router.checks`",
+        names: "the variables of the checks' own `let`s; the event is the group's first",
+    },
+    TextScope {
+        text: "`router.batch` `when`, `max_items`, `max_bytes`",
+        names: "nothing else; the event is the group's first",
+    },
+    TextScope {
+        text: "`router.batch` `key`, `alone`, `items`",
+        names: "`output` (the response being batched)",
+    },
+    TextScope {
+        text: "`router.batch.size`",
+        names: "`output`, `item` (one item `items` gave)",
+    },
+    TextScope {
+        text: "`router.batch` `request` and `batched`",
+        names: "`output` (the batch's first response), `items` (the batch's items)",
+    },
+    TextScope {
+        text: "a dynamic config value (`dynamic_config: true`)",
+        names: "its own form, as the reference's: `{{ event.path || \"default\" }}`, `event` being the message",
+    },
+];

@@ -258,7 +258,8 @@ fn explain_names_the_rule_behind_each_field_and_each_refusal() {
     let o = run(cmd, "");
     assert!(o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("# item 1 (jobId 1): 1 payload(s)"), "{err}");
+    assert!(err.contains("# item 1 (jobId 1): 1 response(s)"), "{err}");
+    assert!(err.contains("  response 1: POST https://"), "{err}");
     assert!(
         err.lines()
             .any(|l| l.trim_start().starts_with("properties.distinct_id")
@@ -266,7 +267,11 @@ fn explain_names_the_rule_behind_each_field_and_each_refusal() {
         "{err}"
     );
     assert!(
-        err.contains("refused at step handleTrackEvent / preparePayload"),
+        err.contains("refused (400): [Bluecore] property:: search_query is required"),
+        "{err}"
+    );
+    assert!(
+        err.contains("step: handleTrackEvent / preparePayload"),
         "{err}"
     );
     assert!(err.contains("rule: bluecore/procedures.yaml:"), "{err}");
@@ -318,4 +323,168 @@ fn diff_shows_what_a_spec_change_does() {
         "{out}"
     );
     assert!(out.contains("1 of 7 items answer differently"), "{out}");
+}
+
+#[test]
+fn new_scaffolds_a_destination_that_passes_check_and_test() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = |args: &[&str]| {
+        let mut cmd = bin();
+        cmd.current_dir(dir.path())
+            .env_remove("EVENTMAP_MAPPINGS")
+            .args(args);
+        run(cmd, "")
+    };
+    let o = at(&["new", "acme"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let root = dir.path().join("mappings/acme");
+    let destination = std::fs::read_to_string(root.join("destination.yaml")).unwrap();
+    assert!(
+        destination.starts_with(
+            "# yaml-language-server: $schema=../../schema/eventmap-spec.schema.json\n"
+        )
+    );
+    assert!(root.join("track.yaml").is_file());
+    assert!(root.join("tests/track/output.json").is_file());
+    let o = at(&["check", "--mappings", "mappings"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = at(&[
+        "test",
+        "--mappings",
+        "mappings",
+        "--coverage",
+        "--min-rules",
+        "100",
+        "--min-error-texts",
+        "100",
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "acme: 1 passed, 0 failed; coverage: rules 8/8 (100.0%), error texts 2/2 (100.0%)"
+        ),
+        "{out}"
+    );
+    // Never over an existing destination.
+    let o = at(&["new", "ACME"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+}
+
+#[test]
+fn test_shows_every_difference_and_the_error_text_of_failed_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("mappings");
+    copy_dir(&repo().join("mappings/loops"), &m.join("loops"));
+    // Every identify now fails, and every request changes one header.
+    edit(
+        &m.join("loops/identify.yaml"),
+        "require: \"@email ?? null\"",
+        "require: \"null\"",
+    );
+    edit(
+        &m.join("loops/destination.yaml"),
+        "Content-Type: application/json",
+        "Content-Type: text/json",
+    );
+    let mut cmd = bin();
+    cmd.args(["test", "--coverage", "--mappings"]).arg(&m);
+    let o = run(cmd, "");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success());
+    assert!(out.starts_with("specs: "), "{out}");
+    assert!(
+        out.contains("expected a 200, got a 400 (email is required for identify call."),
+        "{out}"
+    );
+    // Every difference of every case, not the first only.
+    let header_diffs = out
+        .lines()
+        .filter(|l| {
+            l.contains(
+                r#"/output/headers/Content-Type: expected "application/json", got "text/json""#,
+            )
+        })
+        .count();
+    assert!(header_diffs >= 2, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("loops: ") && l.contains(" failed; coverage: rules ")),
+        "{out}"
+    );
+    assert!(out.contains("  not reached: loops/identify.yaml:"), "{out}");
+    assert!(out.contains("golden: "), "{out}");
+}
+
+#[test]
+fn commands_say_where_the_specs_came_from() {
+    let (_d, mut cmd) = in_empty_dir();
+    cmd.args(["check", "--destination", "loops"]);
+    let o = run(cmd, "");
+    assert!(o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with(
+            "specs: the copy embedded in this binary at build time (no --mappings, $EVENTMAP_MAPPINGS or ./mappings)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let mut cmd = bin();
+    cmd.current_dir(repo())
+        .env_remove("EVENTMAP_MAPPINGS")
+        .args(["list"]);
+    let o = run(cmd, "");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/mappings (from ./mappings)"));
+    // stdout stays the names, one a line.
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l == "loops")
+    );
+    let mut cmd = bin();
+    cmd.current_dir(repo())
+        .env("EVENTMAP_MAPPINGS", repo().join("mappings"))
+        .args(["transform", "--destination", "loops"]);
+    let o = run(cmd, "[]");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("(from $EVENTMAP_MAPPINGS)"));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
+}
+
+/// `--explain` lists the fields a response has, with the rule that wrote each; a `set` whose
+/// value is undefined is listed only when it removed a field that was there (`unset`).
+#[test]
+fn explain_lists_no_field_an_undefined_value_did_not_write() {
+    let mut cmd = bin();
+    cmd.current_dir(repo()).args([
+        "transform",
+        "--destination",
+        "lytics",
+        "--explain",
+        "--mappings",
+        "mappings",
+    ]);
+    let item = r#"[{"message": {"type": "identify", "userId": "u1", "traits": {"firstName": "Ann", "plan": "pro"}}, "destination": {"Config": {"apiKey": "lytics-key-1", "stream": "web"}}, "metadata": {"jobId": 1}}]"#;
+    let o = run(cmd, item);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    let field = |name: &str, op: &str| {
+        err.lines().any(|l| {
+            let mut w = l.split_whitespace();
+            w.next() == Some(name) && w.next() == Some(op)
+        })
+    };
+    assert!(field("firstName", "unset"), "{err}");
+    assert!(field("...customer", "set"), "{err}");
+    // The key is a secret, inside the endpoint's query too.
+    assert!(err.contains("access_token=<secret:apiKey>"), "{err}");
+    assert!(!err.contains("lytics-key-1"), "{err}");
+    // The set of `firstname`, `lastname` and `lastName` wrote nothing: no lines.
+    for absent in ["firstname", "lastname", "lastName", "last_name"] {
+        assert!(
+            !err.lines()
+                .any(|l| l.trim_start().starts_with(&format!("{absent} "))),
+            "{absent}: {err}"
+        );
+    }
 }

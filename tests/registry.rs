@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use eventmap::docs::{
     REFERENCE_PATH, SCHEMA_PATH, reference_markdown, sample_event, schema, schema_text,
 };
-use eventmap::registry::CONSTRUCTS;
+use eventmap::registry::{CONSTRUCTS, SEMANTICS};
 use eventmap::{Engine, Mappings};
 use serde_json::{Value, json};
 
@@ -199,4 +199,119 @@ fn the_source_names_no_destination() {
         }
     }
     assert!(found.is_empty(), "destination names in src/: {found:?}");
+}
+
+#[test]
+fn every_semantics_example_gives_what_the_registry_says() {
+    let mut failures = Vec::new();
+    for s in SEMANTICS {
+        assert!(!s.examples.is_empty(), "`{}` has no example", s.eventmap);
+        for (expr, expected) in s.examples {
+            let want: Option<Value> = if *expected == "undefined" {
+                None
+            } else {
+                Some(serde_json::from_str(expected).unwrap())
+            };
+            match evaluate(expr) {
+                Ok(got) if got == want => {}
+                Ok(got) => failures.push(format!(
+                    "`{expr}` gave {got:?}, the registry says {expected}"
+                )),
+                Err(e) => failures.push(format!("`{expr}` failed: {e}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Compiles a destination `ex` made of these files; the diagnostics when it does not load.
+fn load(files: &[(&str, &str)]) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("ex");
+    std::fs::create_dir_all(&d).unwrap();
+    for (name, text) in files {
+        std::fs::write(d.join(name), text).unwrap();
+    }
+    Engine::load(&Mappings::Dir(dir.path().to_owned()), "ex")
+        .map(|_| ())
+        .map_err(|d| d.to_string())
+}
+
+/// A destination file with `TYPE_TEXT` as its unsupported text, `CONFIG_TEXT` as a config
+/// error, `REQUEST_TEXT` as a header and `ROUTER` as its router section.
+fn destination(type_text: &str, config_text: &str, request_text: &str, router: &str) -> String {
+    format!(
+        "destination: ex\nmessage_type:\n  supported: [track]\n  unsupported: \"{type_text}\"\n\
+         config:\n  apiKey: {{required: \"{config_text}\"}}\n\
+         request:\n  endpoint: https://x.example\n  headers: {{X: \"{request_text}\"}}\n{router}"
+    )
+}
+
+fn flow(error_text: &str) -> String {
+    format!(
+        "flow: track\nsteps:\n  - name: s\n    do:\n      - let: {{v: message.event}}\n\
+         \x20     - fan_out:\n          over: message.properties.items\n          as: element\n\
+         \x20         do:\n            - require: message.event\n              error: \"{error_text}\"\n\
+         \x20           - set: {{p: 1}}\n            - emit: {{}}\n"
+    )
+}
+
+const ROUTER: &str = "router:\n  checks:\n    - name: c\n      do:\n        - let: {w: message.userId}\n        - require: w\n          error: \"{{w}}\"\n  batch:\n    key: output.endpoint\n    size: size_of(item)\n    request:\n      endpoint: \"{{output.endpoint}}\"\n      body: {JSON: {n: \"{{items}}\"}}\n";
+
+/// The table of what each text can see (TEXT_SCOPES, in docs/spec-reference.md) holds: each
+/// name it lists loads in that place, and a name from another place is refused.
+#[test]
+fn each_text_sees_what_the_reference_says() {
+    let ok = |t: &str, c: &str, r: &str, e: &str, router: &str| {
+        load(&[
+            ("destination.yaml", &destination(t, c, r, router)),
+            ("track.yaml", &flow(e)),
+        ])
+    };
+    let plain = (
+        "{{message.type}}",
+        "{{config.apiKey}}",
+        "{{payload.p}}",
+        "{{v}}",
+    );
+    let base = |t, c, r, e| ok(t, c, r, e, "");
+    // Every listed name, where the table lists it.
+    base(
+        "{{type}} {{type_of}} {{payload}}",
+        plain.1,
+        plain.2,
+        plain.3,
+    )
+    .unwrap();
+    base(plain.0, "{{config.apiKey}} {{payload}}", plain.2, plain.3).unwrap();
+    base(plain.0, plain.1, "{{payload.p}} {{v}} {{element}}", plain.3).unwrap();
+    base(plain.0, plain.1, plain.2, "{{payload.p}} {{v}} {{element}}").unwrap();
+    ok(plain.0, plain.1, plain.2, plain.3, ROUTER).unwrap();
+    // Names from elsewhere are refused.
+    for (t, c, r, e, router) in [
+        ("{{items}}", plain.1, plain.2, plain.3, ""),
+        (plain.0, "{{type}}", plain.2, plain.3, ""),
+        (plain.0, plain.1, "{{output}}", plain.3, ""),
+        (plain.0, plain.1, plain.2, "{{type}}", ""),
+        (
+            plain.0,
+            plain.1,
+            plain.2,
+            plain.3,
+            &ROUTER.replace("{{w}}", "{{v}}"),
+        ),
+        (
+            plain.0,
+            plain.1,
+            plain.2,
+            plain.3,
+            &ROUTER.replace("key: output.endpoint", "key: items"),
+        ),
+    ] {
+        let got = ok(t, c, r, e, router);
+        assert!(
+            got.as_ref().is_err_and(|d| d.contains("E008")),
+            "{t} / {c} / {r} / {e} / {router}: {got:?}"
+        );
+    }
 }

@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use eventmap::golden::{brief, walk_differences};
+use eventmap::mask::Secrets;
 use eventmap::protocol::json::to_js_string;
 use eventmap::{Engine, Mappings};
 use serde_json::Value;
@@ -48,72 +50,41 @@ fn answer(engine: &Engine, text: &str) -> Value {
     Value::Array(out.iter().map(|r| r.to_value()).collect())
 }
 
-fn short(v: Option<&Value>, secrets: &[String]) -> String {
+/// A value in a line, secrets masked (a whole secret value, or one inside a longer text).
+fn short(v: Option<&Value>, secrets: &Secrets) -> String {
     match v {
         None => "(absent)".into(),
-        Some(Value::String(s)) if secrets.contains(s) => {
-            "(a secret from the destination config)".into()
+        Some(Value::String(s)) if secrets.key_of(s).is_some() => {
+            format!("(the secret {})", secrets.key_of(s).unwrap_or_default())
         }
+        Some(v) if v.get("statusCode").is_some() => secrets.mask(&brief(v)).into_owned(),
         Some(v) => {
             let s = to_js_string(v);
-            if s.chars().count() > 120 {
+            let s = if s.chars().count() > 120 {
                 format!("{}...", s.chars().take(120).collect::<String>())
             } else {
                 s
-            }
+            };
+            secrets.mask(&s).into_owned()
         }
     }
 }
 
-/// Every differing place, as JSON pointers with both sides; secret config values masked.
-fn differences(
-    a: Option<&Value>,
-    b: Option<&Value>,
-    at: &str,
-    secrets: &[String],
-    out: &mut Vec<String>,
-) {
-    match (a, b) {
-        (Some(Value::Object(x)), Some(Value::Object(y))) => {
-            for (k, v) in x {
-                differences(Some(v), y.get(k), &format!("{at}/{k}"), secrets, out);
-            }
-            for (k, v) in y {
-                if !x.contains_key(k) {
-                    differences(None, Some(v), &format!("{at}/{k}"), secrets, out);
-                }
-            }
+/// The secret values of an item's config (as sent, and as each side resolves it).
+fn secret_values(before: &Engine, after: &Engine, item: Option<&Value>) -> Secrets {
+    let mut secrets = Secrets::default();
+    let Some(item) = item else {
+        return secrets;
+    };
+    for engine in [before, after] {
+        if let Some(config) = item.get("destination").and_then(|d| d.get("Config")) {
+            secrets.add_config(&engine.plan, config);
         }
-        (Some(Value::Array(x)), Some(Value::Array(y))) => {
-            for i in 0..x.len().max(y.len()) {
-                differences(x.get(i), y.get(i), &format!("{at}/{i}"), secrets, out);
-            }
+        if let Ok(p) = eventmap::protocol::processor::prepare(&engine.plan, item.clone()) {
+            secrets.add_config(&engine.plan, &p.config);
         }
-        _ if a == b => {}
-        _ => out.push(format!(
-            "{at}: {} -> {}",
-            short(a, secrets),
-            short(b, secrets)
-        )),
     }
-}
-
-/// The values of the config keys the spec marks secret, in this item.
-fn secret_values(engine: &Engine, item: Option<&Value>) -> Vec<String> {
-    let config = item
-        .and_then(|i| i.get("destination"))
-        .and_then(|d| d.get("Config"));
-    engine
-        .plan
-        .secrets
-        .iter()
-        .filter_map(|k| {
-            config
-                .and_then(|c| c.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .collect()
+    secrets
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -144,14 +115,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 .and_then(|m| m.get("jobId"))
                 .map(ToString::to_string)
         });
-        let mut secrets = secret_values(&before, parsed.as_ref());
-        secrets.extend(secret_values(&after, parsed.as_ref()));
+        let secrets = secret_values(&before, &after, parsed.as_ref());
         match job {
             Some(j) => println!("item {} (jobId {j}):", i + 1),
             None => println!("item {}:", i + 1),
         }
-        let mut diffs = Vec::new();
-        differences(Some(&a), Some(&b), "", &secrets, &mut diffs);
+        let mut found = Vec::new();
+        walk_differences(Some(&a), Some(&b), "", &mut found);
+        let diffs: Vec<String> = found
+            .iter()
+            .map(|(at, x, y)| format!("{at}: {} -> {}", short(*x, &secrets), short(*y, &secrets)))
+            .collect();
         for d in diffs.iter().take(args.max_per_item) {
             println!("  {d}");
         }

@@ -5,6 +5,7 @@
 mod bench;
 mod diff;
 mod loadtest;
+mod new;
 mod render;
 mod route;
 mod serve;
@@ -40,6 +41,8 @@ enum Command {
     Serve(serve::Args),
     /// Run the golden cases next to each destination's specs (`<dest>/tests/<case>/`).
     Test(test::Args),
+    /// Scaffold a new destination folder (specs and a golden case) that passes check and test.
+    New(new::Args),
     /// Show what a spec change does: the same items through two spec folders, every difference.
     Diff(diff::Args),
     /// Load and compile destination specs, reporting every problem.
@@ -114,19 +117,49 @@ impl RunArgs {
     }
 }
 
-/// `--mappings`, else `$EVENTMAP_MAPPINGS`, else `./mappings`, else the embedded copy.
-pub fn resolve_mappings(flag: Option<PathBuf>) -> Mappings {
-    if let Some(p) = flag {
-        return Mappings::Dir(p);
+/// The specs a command uses, and what chose them.
+pub struct Found {
+    pub mappings: Mappings,
+    /// `--mappings`, `$EVENTMAP_MAPPINGS`, `./mappings`, or none of them (the embedded copy).
+    pub by: &'static str,
+}
+
+impl Found {
+    /// `--mappings`, else `$EVENTMAP_MAPPINGS`, else `./mappings`, else the embedded copy.
+    pub fn resolve(flag: Option<PathBuf>) -> Found {
+        let dir = |p: PathBuf, by| Found {
+            mappings: Mappings::Dir(p),
+            by,
+        };
+        if let Some(p) = flag {
+            return dir(p, "--mappings");
+        }
+        if let Some(p) = std::env::var_os("EVENTMAP_MAPPINGS").filter(|p| !p.is_empty()) {
+            return dir(PathBuf::from(p), "$EVENTMAP_MAPPINGS");
+        }
+        let local = PathBuf::from("mappings");
+        if local.is_dir() {
+            return dir(local, "./mappings");
+        }
+        Found {
+            mappings: Mappings::Embedded,
+            by: "no --mappings, $EVENTMAP_MAPPINGS or ./mappings",
+        }
     }
-    if let Some(p) = std::env::var_os("EVENTMAP_MAPPINGS").filter(|p| !p.is_empty()) {
-        return Mappings::Dir(PathBuf::from(p));
+
+    /// Where the specs come from, in a line: `specs: /abs/mappings (from --mappings)`.
+    pub fn describe(&self) -> String {
+        match &self.mappings {
+            Mappings::Dir(d) => {
+                let shown = std::path::absolute(d).unwrap_or_else(|_| d.clone());
+                format!("specs: {} (from {})", shown.display(), self.by)
+            }
+            Mappings::Embedded => format!(
+                "specs: the copy embedded in this binary at build time ({})",
+                self.by
+            ),
+        }
     }
-    let local = PathBuf::from("mappings");
-    if local.is_dir() {
-        return Mappings::Dir(local);
-    }
-    Mappings::Embedded
 }
 
 pub fn main() -> ExitCode {
@@ -139,13 +172,17 @@ pub fn main() -> ExitCode {
         Command::Loadtest(args) => loadtest::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Test(args) => test::run(args),
+        Command::New(args) => new::run(args),
         Command::Check {
             destination,
             mappings,
         } => check(destination, mappings),
         Command::Docs { check, root } => docs(check, &root),
         Command::List { mappings } => {
-            for d in resolve_mappings(mappings).destinations() {
+            // The names go to stdout, one a line, for scripts; where they came from to stderr.
+            let found = Found::resolve(mappings);
+            eprintln!("{}", found.describe());
+            for d in found.mappings.destinations() {
                 println!("{d}");
             }
             Ok(())
@@ -164,7 +201,9 @@ pub fn main() -> ExitCode {
 }
 
 fn check(destination: Option<String>, mappings: Option<PathBuf>) -> anyhow::Result<()> {
-    let mappings = resolve_mappings(mappings);
+    let found = Found::resolve(mappings);
+    println!("{}", found.describe());
+    let mappings = found.mappings;
     let names = match destination {
         Some(d) => vec![d],
         None => mappings.destinations(),

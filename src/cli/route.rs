@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use eventmap::Engine;
 use eventmap::protocol::json::write_js;
 
-use super::{render, resolve_mappings};
+use super::{Found, render};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,7 +25,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mappings = resolve_mappings(args.mappings);
+    let found = Found::resolve(args.mappings);
+    // stdout is the answer: where the specs came from goes to stderr.
+    eprintln!("{}", found.describe());
+    let mappings = found.mappings;
     let mut engine = match Engine::load(&mappings, &args.destination) {
         Ok(Some(e)) => e,
         Ok(None) => bail!(render::unknown_destination(&mappings, &args.destination)),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use eventmap::server::{DEFAULT_BODY_LIMIT, Limits, ServerConfig, serve};
 
-use super::resolve_mappings;
+use super::Found;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -117,7 +117,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let defaults = Limits::default();
-    let mut config = ServerConfig::new(args.listen, resolve_mappings(args.mappings));
+    let found = Found::resolve(args.mappings);
+    tracing::info!("{}", found.describe());
+    let mut config = ServerConfig::new(args.listen, found.mappings);
     config.upstream = args.upstream;
     config.body_limit = args.body_limit;
     config.debounce = Duration::from_millis(args.reload_debounce_ms);

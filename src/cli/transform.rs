@@ -7,11 +7,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use eventmap::Engine;
-use eventmap::protocol::json::write_js_of;
+use eventmap::mask::Secrets;
+use eventmap::protocol::Response;
+use eventmap::protocol::json::{to_js_string, write_js_of};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::value::RawValue;
 
-use super::{render, resolve_mappings};
+use super::{Found, render};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,7 +33,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let mappings = resolve_mappings(args.mappings);
+    let found = Found::resolve(args.mappings);
+    // stdout is the answer: where the specs came from goes to stderr.
+    eprintln!("{}", found.describe());
+    let mappings = found.mappings;
     let mut engine = match Engine::load(&mappings, &args.destination) {
         Ok(Some(e)) => e,
         Ok(None) => bail!(render::unknown_destination(&mappings, &args.destination)),
@@ -103,11 +108,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let mut first = true;
             let mut responses = Vec::new();
             for (n, item) in items.iter().enumerate() {
-                if args.explain {
-                    explain(&engine, n + 1, item.get());
-                }
                 responses.clear();
                 batch.push(item.get(), &mut responses);
+                if args.explain {
+                    explain(&engine, n + 1, item.get(), &responses);
+                }
                 for resp in &responses {
                     if !first {
                         out.write_all(b",")?;
@@ -133,11 +138,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                     continue;
                 }
                 n += 1;
-                if args.explain {
-                    explain(&engine, n, line.trim_end());
-                }
                 let mut responses = Vec::with_capacity(1);
                 batch.push(line.trim_end(), &mut responses);
+                if args.explain {
+                    explain(&engine, n, line.trim_end(), &responses);
+                }
                 for resp in &responses {
                     write_js_of(&mut out, resp)?;
                     out.write_all(b"\n")?;
@@ -152,10 +157,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes why item `n` answers as it does: each payload field with the rule that wrote it, or
-/// the step and rule that refused the item.
-fn explain(engine: &Engine, n: usize, text: &str) {
-    use eventmap::protocol::processor::{Explanation, explain};
+/// Writes why item `n` answers as it does, from its actual responses: each response's
+/// request (method, endpoint, headers) and the rule that wrote each payload field, or the
+/// error text and the step and rule that refused the item. Secret config values are masked.
+fn explain(engine: &Engine, n: usize, text: &str, responses: &[Response<'_>]) {
+    use eventmap::protocol::processor::{Explanation, explain, prepare};
     let mut err = io::stderr().lock();
     let item: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
@@ -164,49 +170,70 @@ fn explain(engine: &Engine, n: usize, text: &str) {
             return;
         }
     };
-    let job = item
-        .get("metadata")
-        .and_then(|m| m.get("jobId"))
-        .map(ToString::to_string);
-    let label = match job {
+    let mut secrets = Secrets::default();
+    if let Some(config) = item.get("destination").and_then(|d| d.get("Config")) {
+        secrets.add_config(&engine.plan, config);
+    }
+    if let Ok(p) = prepare(&engine.plan, item.clone()) {
+        // A dynamic config's secrets as resolved for this event.
+        secrets.add_config(&engine.plan, &p.config);
+    }
+    let mask = |s: &str| secrets.mask(s).into_owned();
+    let label = match item.get("metadata").and_then(|m| m.get("jobId")) {
         Some(j) => format!("# item {n} (jobId {j})"),
         None => format!("# item {n}"),
     };
-    match explain(&engine.plan, item, &engine.env) {
-        Explanation::Payloads(payloads) => {
-            let _ = writeln!(err, "{label}: {} payload(s)", payloads.len());
-            for (i, (output, trace)) in payloads.iter().enumerate() {
-                let payload = match output {
-                    eventmap::eval::Output::Payload(p, _) => p.get("event"),
-                    eventmap::eval::Output::Built(r, _) => r
-                        .get("body")
-                        .and_then(|b| b.get("JSON"))
-                        .and_then(|j| j.get("event")),
+    let answers: Vec<serde_json::Value> = responses.iter().map(Response::to_value).collect();
+    let explanation = explain(&engine.plan, item, &engine.env);
+    let failed = answers.iter().find(|a| a["statusCode"] != 200);
+    if let Some(f) = failed {
+        let error = f["error"].as_str().unwrap_or_default();
+        let _ = writeln!(
+            err,
+            "{label}: refused ({}): {}",
+            f["statusCode"],
+            mask(error)
+        );
+        match &explanation {
+            Explanation::Refused(f) => {
+                let step = match &f.child {
+                    Some(c) => format!("{} / {c}", f.step),
+                    None => f.step.clone(),
                 };
-                let event = payload.map_or("(none)".into(), ToString::to_string);
-                let _ = writeln!(err, "  payload {}: event {event}", i + 1);
-                let width = trace.iter().map(|t| t.field.len()).max().unwrap_or(0);
-                for t in trace {
-                    let _ = writeln!(err, "    {:<width$}  {:<7} {}", t.field, t.op, t.origin);
+                let _ = writeln!(err, "    step: {step}");
+                if let Some(rule) = &f.failure.rule {
+                    let _ = writeln!(err, "    rule: {rule}");
                 }
             }
+            Explanation::Unreadable(_) | Explanation::Payloads(_) => {}
         }
-        Explanation::Refused(f) => {
-            let step = match &f.child {
-                Some(c) => format!("{} / {c}", f.step),
-                None => f.step.clone(),
-            };
-            let _ = writeln!(
-                err,
-                "{label}: refused at step {step}: {}",
-                f.failure.message
-            );
-            if let Some(rule) = &f.failure.rule {
-                let _ = writeln!(err, "    rule: {rule}");
+        return;
+    }
+    let traces = match explanation {
+        Explanation::Payloads(p) => p.into_iter().map(|(_, t)| t).collect(),
+        Explanation::Refused(_) | Explanation::Unreadable(_) => Vec::new(),
+    };
+    let _ = writeln!(err, "{label}: {} response(s)", answers.len());
+    for (i, answer) in answers.iter().enumerate() {
+        let out = &answer["output"];
+        let word = |k: &str| out[k].as_str().map_or_else(String::new, &mask);
+        let _ = writeln!(
+            err,
+            "  response {}: {} {}",
+            i + 1,
+            word("method"),
+            word("endpoint")
+        );
+        if let Some(h) = out["headers"].as_object() {
+            for (k, v) in h {
+                let v = v.as_str().map_or_else(|| to_js_string(v), str::to_owned);
+                let _ = writeln!(err, "    header {k}: {}", mask(&v));
             }
         }
-        Explanation::Unreadable(e) => {
-            let _ = writeln!(err, "{label}: {e}");
+        let trace = traces.get(i).map_or(&[][..], Vec::as_slice);
+        let width = trace.iter().map(|t| t.field.len()).max().unwrap_or(0);
+        for t in trace {
+            let _ = writeln!(err, "    {:<width$}  {:<7} {}", t.field, t.op, t.origin);
         }
     }
 }

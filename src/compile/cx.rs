@@ -53,6 +53,12 @@ pub struct Cx<'s> {
     pub config_keys: Option<Vec<String>>,
     /// The destination's named constants, in order.
     pub constants: Vec<(String, Value)>,
+    /// Some file of the set did not parse: a name nothing defines may be defined there.
+    pub unparsed: bool,
+    /// The destination file did not parse: its constants are unknown.
+    pub unparsed_destination: bool,
+    /// Names used but not defined while a file did not parse: not checked, noted once.
+    pub unchecked: Vec<String>,
 }
 
 impl<'s> Cx<'s> {
@@ -77,7 +83,23 @@ impl<'s> Cx<'s> {
             request_cache: None,
             config_keys: None,
             constants: Vec::new(),
+            unparsed: false,
+            unparsed_destination: false,
+            unchecked: Vec::new(),
         }
+    }
+
+    /// Whether an undefined name (`what`: "list `events`") goes unreported because a file
+    /// that did not parse may define it; it is then noted as not checked. So one syntax error
+    /// does not make every use of the names its file defines an error of its own.
+    pub fn unchecked(&mut self, what: String) -> bool {
+        if !self.unparsed {
+            return false;
+        }
+        if !self.unchecked.contains(&what) {
+            self.unchecked.push(what);
+        }
+        true
     }
 
     pub fn origin(&self, node: &Node, path: &str) -> Origin {
@@ -290,8 +312,9 @@ impl<'s> Cx<'s> {
     /// A list by name, or an inline list of strings (entries `{include: name}` splice a list).
     pub fn string_list(&mut self, node: &'s Node, path: &str) -> Option<Arc<[String]>> {
         if let Some(name) = node.as_str() {
-            return match self.lists.get(name) {
-                Some(l) => Some(l.clone()),
+            return match self.lists.get(name).cloned() {
+                Some(l) => Some(l),
+                None if self.unchecked(format!("list `{name}`")) => None,
                 None => {
                     let hint = suggest(name, self.lists.keys().map(String::as_str));
                     self.err_hint(

@@ -633,6 +633,9 @@ impl<'s> Cx<'s> {
                 };
                 match value {
                     Some(v) => Expr::Literal(v),
+                    None if self.unchecked(format!("{} `{first}`", &name[..name.len() - 1])) => {
+                        return None;
+                    }
                     None => {
                         let known: Vec<String> = if name == "tables" {
                             self.tables.keys().cloned().collect()
@@ -672,6 +675,10 @@ impl<'s> Cx<'s> {
                         let at = parts.first().map_or(cur.at, |p| p.at + 1);
                         let name = segs.first().cloned().unwrap_or_default();
                         if !self.constants.iter().any(|(k, _)| *k == name) {
+                            if self.unparsed_destination {
+                                self.unchecked(format!("constant `{name}`"));
+                                return None;
+                            }
                             let hint =
                                 suggest(&name, self.constants.iter().map(|(k, _)| k.as_str()))
                                     .or_else(|| {
@@ -738,14 +745,16 @@ impl<'s> Cx<'s> {
     }
 
     fn alias_paths(&mut self, name: &str, src: Src<'_>, at: usize, path: &str) -> Option<Vec<Arg>> {
-        match self.aliases.get(name) {
-            Some(paths) => Some(
-                paths
-                    .iter()
-                    .cloned()
-                    .map(|p| Arg::Value(Expr::Path(p)))
-                    .collect(),
-            ),
+        let found: Option<Vec<Arg>> = self.aliases.get(name).map(|paths| {
+            paths
+                .iter()
+                .cloned()
+                .map(|p| Arg::Value(Expr::Path(p)))
+                .collect()
+        });
+        match found {
+            Some(args) => Some(args),
+            None if self.unchecked(format!("alias `@{name}`")) => None,
             None => {
                 let hint = suggest(name, self.aliases.keys().map(String::as_str));
                 self.err_at(

@@ -148,6 +148,9 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
     let mut cx = Cx::new();
     cx.diags = diags;
     cx.texts = texts;
+    cx.unparsed = unreadable;
+    cx.unparsed_destination =
+        unreadable && !docs.iter().any(|(_, d)| d.get("destination").is_some());
 
     // Pass 1: section shapes and places, and the names that other sections use.
     for (file, doc) in &docs {
@@ -249,6 +252,8 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
             cx.file = one.0.clone();
             destination(&mut cx, &one.0, &one.1)
         }
+        // The destination file is the one that did not parse: already reported.
+        [] if cx.unparsed_destination => None,
         [] => {
             cx.diags.push(Diagnostic {
                 code: Code::MissingFile,
@@ -399,6 +404,18 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         }
     }
 
+    if !cx.unchecked.is_empty()
+        && let Some(first) = cx.diags.iter_mut().find(|d| d.code == Code::Syntax)
+    {
+        let note = format!(
+            "not checked until the specs parse (each may be defined in a file that does not): {}",
+            cx.unchecked.join(", ")
+        );
+        first.hint = Some(match first.hint.take() {
+            Some(h) => format!("{h}; {note}"),
+            None => note,
+        });
+    }
     if !cx.diags.is_empty() {
         let mut diags = std::mem::take(&mut cx.diags);
         diags.sort_by(|a, b| {
@@ -652,6 +669,9 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
             "unsupported",
             "message type {{type}} is not supported",
         );
+        let written = ["missing", "not_string", "unsupported"]
+            .map(|k| mt.get(k).map(|n| cx.origin(n, &join(p, k))));
+        let origin = cx.origin(mt, p);
         let supported_node = cx.required(mt, p, "supported")?;
         let (supported, any) = if supported_node.as_str() == Some("any") {
             (Vec::new(), true)
@@ -668,6 +688,8 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
             missing: missing?,
             not_string: not_string?,
             unsupported: unsupported?,
+            written,
+            origin,
             supported,
             any,
             type_slot,
@@ -704,9 +726,10 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
                     let Some(cpath) = cx.rooted(Root::Config, &key, &key, k, &p) else {
                         continue;
                     };
-                    let required = v
-                        .get("required")
-                        .and_then(|n| cx.text(n, &join(&p, "required")));
+                    let required = v.get("required").and_then(|n| {
+                        let at = join(&p, "required");
+                        Some((cx.text(n, &at)?, cx.origin(n, &at)))
+                    });
                     let pattern = v.get("pattern").and_then(|n| {
                         let text = cx.string(n, &join(&p, "pattern"))?;
                         match regex::Regex::new(&text) {
@@ -718,7 +741,7 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
                                     "pattern_error",
                                     &format!("{key} does not match the pattern {text}"),
                                 )?;
-                                Some((r, m))
+                                Some((r, m, cx.origin(n, &join(&p, "pattern"))))
                             }
                             Err(e) => {
                                 cx.err(

@@ -170,6 +170,7 @@ impl<'s> Cx<'s> {
                         cond,
                         then,
                         otherwise,
+                        origin: self.origin(node, path),
                     });
                 }
             }
@@ -197,10 +198,11 @@ impl<'s> Cx<'s> {
                 let (Some(error), Some(error_type)) = (error, error_type) else {
                     return;
                 };
+                let origin = self.origin(node, path);
                 let fail = Op::Fail {
                     error,
                     error_type,
-                    origin: self.origin(node, path),
+                    origin: origin.clone(),
                 };
                 match when {
                     None => out.push(fail),
@@ -208,6 +210,7 @@ impl<'s> Cx<'s> {
                         cond,
                         then: vec![fail],
                         otherwise: Vec::new(),
+                        origin,
                     }),
                     Some(None) => {}
                 }
@@ -233,7 +236,12 @@ impl<'s> Cx<'s> {
                     .map(|n| self.ops(n, &join(path, "default")))
                     .unwrap_or_default();
                 if let Some(on) = on {
-                    out.push(Op::Switch { on, cases, default });
+                    out.push(Op::Switch {
+                        on,
+                        cases,
+                        default,
+                        origin: self.origin(node, path),
+                    });
                 }
             }
             "fan_out" => {
@@ -255,7 +263,12 @@ impl<'s> Cx<'s> {
                     .map(|n| self.ops(n, &join(&p, "do")));
                 self.scope.truncate(depth);
                 if let (Some(over), Some(ops)) = (over, ops) {
-                    out.push(Op::FanOut { over, slot, ops });
+                    out.push(Op::FanOut {
+                        over,
+                        slot,
+                        ops,
+                        origin: self.origin(node, path),
+                    });
                 }
             }
             "emit" => {
@@ -279,13 +292,20 @@ impl<'s> Cx<'s> {
                 };
                 let request = self.emit_request(v.get("request"), &join(&p, "request"));
                 if let (Some(clean), Some(request)) = (clean, request) {
-                    out.push(Op::Emit { clean, request });
+                    out.push(Op::Emit {
+                        clean,
+                        request,
+                        origin: self.origin(node, path),
+                    });
                 }
             }
             "return" => {
                 self.mapping(node, path, &["return"]);
                 if let Some(value) = self.expr(v, &p) {
-                    out.push(Op::Return { value });
+                    out.push(Op::Return {
+                        value,
+                        origin: self.origin(node, path),
+                    });
                 }
             }
             "check_type" => {
@@ -308,6 +328,9 @@ impl<'s> Cx<'s> {
                     return;
                 };
                 let Some(named) = self.procedures.get(&name).cloned() else {
+                    if self.unchecked(format!("procedure `{name}`")) {
+                        return;
+                    }
                     let hint = suggest(&name, self.procedures.keys().map(String::as_str));
                     self.err_hint(
                         Code::UnknownProcedure,
@@ -370,8 +393,9 @@ impl<'s> Cx<'s> {
     /// `fields:` is a group name or an inline mapping of payload path -> expression.
     pub fn field_group(&mut self, node: &'s Node, path: &str) -> Vec<Field> {
         if let Some(name) = node.as_str() {
-            return match self.field_groups.get(name) {
-                Some(f) => f.clone(),
+            return match self.field_groups.get(name).cloned() {
+                Some(f) => f,
+                None if self.unchecked(format!("field group `{name}`")) => Vec::new(),
                 None => {
                     let hint = suggest(name, self.field_groups.keys().map(String::as_str));
                     self.err_hint(

@@ -273,6 +273,7 @@ pub fn is_plain_integer(literal: &str) -> bool {
 }
 
 /// Whether `key` is an own key of `target` the way `key in target` sees JSON data.
+#[inline]
 fn own<'a>(target: &'a Value, key: &str) -> Option<&'a Value> {
     match target {
         // Event objects are small: comparing keys beats hashing them.
@@ -440,7 +441,7 @@ pub enum SetKey {
 }
 
 impl SetKey {
-    fn as_prop(&self) -> String {
+    pub fn as_prop(&self) -> String {
         match self {
             SetKey::Str(s) => s.to_string(),
             SetKey::Num(n) => number_to_js(*n),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::plan::{Origin, Plan, Request};
-use ops::{Control, State};
+use ops::{Control, State, Trace};
 pub use ops::{StepFailure, TraceEntry};
 
 /// A runtime error: the message and the error type reported in statTags.
@@ -73,6 +73,9 @@ pub struct Env {
     /// The spec's named constants, after `--const` overrides (an object).
     pub consts: Value,
     pub router: bool,
+    /// Where the rules each run reaches are collected (`eventmap test --coverage`); when
+    /// set, every run is traced.
+    pub coverage: Option<crate::coverage::Hits>,
 }
 
 impl Env {
@@ -189,10 +192,33 @@ pub fn check(
         payload: Value::Object(Map::new()),
         vars: vec![None; slots],
         out: Vec::new(),
-        trace: None,
+        trace: env.coverage.as_ref().map(|_| Box::default()),
         flow: None,
     };
-    event.run_steps(steps, &mut st).map(|_| ())
+    let result = event.run_steps(steps, &mut st).map(|_| ());
+    finish(&event, st.trace, result)
+}
+
+/// The end of a run: the rules it reached go to the coverage collector, and an error text
+/// the engine composed itself has the item's secrets masked (a spec's own text is the
+/// reference's answer and stays as it is).
+fn finish<T>(
+    event: &Event<'_>,
+    trace: Option<Box<Trace>>,
+    result: Result<T, StepFailure>,
+) -> Result<T, StepFailure> {
+    if let (Some(hits), Some(t)) = (&event.env.coverage, trace) {
+        hits.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(t.hits);
+    }
+    result.map_err(|mut f| {
+        if f.failure.rule.is_none() && !event.plan.secrets.is_empty() {
+            crate::mask::Secrets::of_config(event.plan, event.config)
+                .mask_in(&mut f.failure.message);
+        }
+        f
+    })
 }
 
 #[allow(clippy::type_complexity)]
@@ -216,9 +242,17 @@ fn run_with(
         payload: Value::Object(Map::new()),
         vars: vec![None; plan.slots],
         out: Vec::new(),
-        trace: trace.then(Vec::new),
+        trace: (trace || env.coverage.is_some()).then(Box::default),
         flow: None,
     };
+    let result = run_state(&event, &mut st);
+    let trace = st.trace.take();
+    finish(&event, trace, result.map(|()| st.out))
+}
+
+/// The destination's steps and the message type check, then the flow.
+fn run_state(event: &Event<'_>, st: &mut State) -> Result<(), StepFailure> {
+    let plan = event.plan;
     let rule = &plan.message_type;
     // The type check on its own, named after the step the rule gives.
     let check_type = |st: &mut State| {
@@ -231,14 +265,14 @@ fn run_with(
             })
     };
     if !plan.preamble_checks_type {
-        check_type(&mut st)?;
+        check_type(st)?;
     }
-    if event.run_steps(&plan.preamble, &mut st)? == Control::Return {
-        return Ok(st.out);
+    if event.run_steps(&plan.preamble, st)? == Control::Return {
+        return Ok(());
     }
     if st.flow.is_none() {
         // The destination's steps skipped their `check_type`: check here.
-        check_type(&mut st)?;
+        check_type(st)?;
     }
     let Some(flow) = st.flow.as_ref().and_then(|k| plan.flows.get(k)) else {
         return Err(StepFailure {
@@ -248,7 +282,7 @@ fn run_with(
         });
     };
     st.payload = Value::Object(Map::new());
-    let control = event.run_steps(&flow.steps, &mut st)?;
+    let control = event.run_steps(&flow.steps, st)?;
     if st.out.is_empty() && control != Control::Return {
         let ty = st.flow.clone().unwrap_or_default();
         return Err(StepFailure {
@@ -257,5 +291,5 @@ fn run_with(
             failure: Failure::instrumentation(format!("the `{ty}` flow produced no payload")),
         });
     }
-    Ok(st.out)
+    Ok(())
 }

@@ -10,6 +10,7 @@ use super::expr::{Scope, eval};
 use super::js;
 use super::{Event, Failure, Output};
 use crate::compile::ANY;
+use crate::coverage::{Hit, Kind};
 use crate::plan::{Body, Clean, Field, Op, Origin, Request, Shape, Step, Target};
 
 /// Most payloads one `fan_out` may make from an event: each is a copy of the payload, so the
@@ -21,8 +22,17 @@ pub const MAX_FAN_OUT: usize = 1_000;
 pub struct TraceEntry {
     pub field: String,
     pub origin: Origin,
-    /// `build`, `set` or `default`.
+    /// `build`, `set`, `default`, or `unset` (a `set` whose undefined value removed the field).
     pub op: &'static str,
+}
+
+/// What a traced run records (`--explain`, coverage); nothing is recorded otherwise.
+#[derive(Default)]
+pub struct Trace {
+    /// The working payload's field writes.
+    pub fields: Vec<TraceEntry>,
+    /// Every rule reached, in order (repeats included).
+    pub hits: Vec<Hit>,
 }
 
 /// What the steps of one event build up.
@@ -31,20 +41,29 @@ pub struct State {
     pub vars: Vec<Option<Value>>,
     /// Responses, each with its trace (empty unless tracing).
     pub out: Vec<(Output, Vec<TraceEntry>)>,
-    /// The working payload's trace, when tracing.
-    pub trace: Option<Vec<TraceEntry>>,
+    /// The trace, when tracing: one untaken branch per operation otherwise.
+    pub trace: Option<Box<Trace>>,
     /// The flow the message type chose, once checked.
     pub flow: Option<String>,
 }
 
 impl State {
+    /// A field wrote a value.
     fn record(&mut self, f: &Field, op: &'static str) {
         if let Some(t) = &mut self.trace {
-            t.push(TraceEntry {
+            t.fields.push(TraceEntry {
                 field: f.target_text.clone(),
                 origin: f.origin.clone(),
                 op,
             });
+            t.hits.push(Hit::new(&f.origin, Kind::Field));
+        }
+    }
+
+    /// A rule was reached.
+    pub(super) fn hit(&mut self, origin: &Origin, kind: Kind) {
+        if let Some(t) = &mut self.trace {
+            t.hits.push(Hit::new(origin, kind));
         }
     }
 }
@@ -96,46 +115,63 @@ impl Event<'_> {
             Some(other) => {
                 st.vars[rule.type_of_slot] =
                     Some(Value::String(js::type_name(Some(&other)).into()));
-                let msg = self.scope(st).render(&rule.not_string);
-                let f = msg.map_or_else(|f| f, Failure::instrumentation);
-                return Err((Some(&rule.step), f));
+                return Err((Some(&rule.step), self.type_error(st, 1)));
             }
         };
         if ty.is_empty() {
-            let f = self
-                .scope(st)
-                .render(&rule.missing)
-                .map_or_else(|f| f, Failure::instrumentation);
-            return Err((None, f));
+            return Err((None, self.type_error(st, 0)));
         }
         if !self.plan.flows.contains_key(&ty) {
             st.vars[rule.type_slot] = Some(Value::String(ty));
-            let f = self
-                .scope(st)
-                .render(&rule.unsupported)
-                .map_or_else(|f| f, Failure::instrumentation);
-            return Err((None, f));
+            return Err((None, self.type_error(st, 2)));
         }
         st.flow = Some(ty);
         self.check_config(st).map_err(|f| (None, f))
     }
 
-    fn check_config(&self, st: &State) -> Result<(), Failure> {
+    /// The message type text `which` (missing, not a string, unsupported), as the refusal.
+    fn type_error(&self, st: &mut State, which: usize) -> Failure {
+        let rule = &self.plan.message_type;
+        let text = [&rule.missing, &rule.not_string, &rule.unsupported][which];
+        let written = rule.written[which].as_ref();
+        let mut f = match self.scope(st).render(text) {
+            Ok(m) => Failure::instrumentation(m),
+            Err(f) => return f,
+        };
+        if let Some(at) = written {
+            st.hit(at, Kind::Error);
+        }
+        f.rule = Some(Box::new(written.unwrap_or(&rule.origin).clone()));
+        f
+    }
+
+    fn check_config(&self, st: &mut State) -> Result<(), Failure> {
         let scope = self.scope(st);
+        let mut refused = None;
         for c in &self.plan.config_checks {
             let v = scope.read(&c.path);
-            if let Some(m) = &c.required
+            if let Some((m, at)) = &c.required
                 && !js::truthy(v)
             {
-                return Err(Failure::new(scope.render(m)?, &c.error_type));
+                refused = Some((scope.render(m)?, &c.error_type, at));
+                break;
             }
-            if let (Some((re, m)), Some(Value::String(s))) = (&c.pattern, v)
+            if let (Some((re, m, at)), Some(Value::String(s))) = (&c.pattern, v)
                 && !re.is_match(s)
             {
-                return Err(Failure::new(scope.render(m)?, &c.error_type));
+                refused = Some((scope.render(m)?, &c.error_type, at));
+                break;
             }
         }
-        Ok(())
+        match refused {
+            None => Ok(()),
+            Some((message, error_type, at)) => {
+                st.hit(at, Kind::Error);
+                let mut f = Failure::new(message, error_type);
+                f.rule = Some(Box::new(at.clone()));
+                Err(f)
+            }
+        }
     }
 
     pub fn run_steps(&self, steps: &[Step], st: &mut State) -> Result<Control, StepFailure> {
@@ -152,6 +188,10 @@ impl Event<'_> {
                 let go = eval(w, &self.scope(st))
                     .map(|v| js::truthy(v.as_deref()))
                     .map_err(|f| wrap(step, f))?;
+                st.hit(
+                    &step.origin,
+                    if go { Kind::WhenTrue } else { Kind::WhenFalse },
+                );
                 if !go {
                     continue;
                 }
@@ -193,6 +233,13 @@ impl Event<'_> {
         v: Option<Value>,
         op: &'static str,
     ) -> Result<(), Failure> {
+        // An undefined value writes nothing: it is traced only when it removes a field that
+        // was there (`unset`).
+        let wrote = v.is_some();
+        let removes = !wrote
+            && st.trace.is_some()
+            && matches!(f.target, Target::Path(_))
+            && written_at(&st.payload, &f.target_text);
         match &f.target {
             Target::Path(keys) => {
                 js::set(&mut st.payload, keys, v).map_err(|e| set_failure(f, &e))?;
@@ -203,7 +250,11 @@ impl Event<'_> {
                 }
             }
         }
-        st.record(f, op);
+        if wrote {
+            st.record(f, op);
+        } else if removes {
+            st.record(f, "unset");
+        }
         Ok(())
     }
 
@@ -212,7 +263,7 @@ impl Event<'_> {
             Op::Build(parts) => {
                 let mut payload = Value::Object(Map::new());
                 if let Some(t) = &mut st.trace {
-                    t.clear();
+                    t.fields.clear();
                 }
                 for (i, part) in parts.iter().enumerate() {
                     let mut built = Value::Object(Map::new());
@@ -262,8 +313,10 @@ impl Event<'_> {
                 cond,
                 then,
                 otherwise,
+                origin,
             } => {
                 let go = js::truthy(eval(cond, &self.scope(st))?.as_deref());
+                st.hit(origin, if go { Kind::Then } else { Kind::Else });
                 return self.run_ops(if go { then } else { otherwise }, st);
             }
             Op::Require {
@@ -276,8 +329,10 @@ impl Event<'_> {
                 if !js::truthy(eval(cond, &s)?.as_deref()) {
                     let mut f = Failure::new(s.render(error)?, error_type);
                     f.rule = Some(Box::new(origin.clone()));
+                    st.hit(origin, Kind::Error);
                     return Err(f);
                 }
+                st.hit(origin, Kind::Holds);
             }
             Op::Fail {
                 error,
@@ -286,19 +341,37 @@ impl Event<'_> {
             } => {
                 let mut f = Failure::new(self.scope(st).render(error)?, error_type);
                 f.rule = Some(Box::new(origin.clone()));
+                st.hit(origin, Kind::Error);
                 return Err(f);
             }
-            Op::Switch { on, cases, default } => {
+            Op::Switch {
+                on,
+                cases,
+                default,
+                origin,
+            } => {
                 let key = eval(on, &self.scope(st))?;
                 let chosen = match key.as_deref() {
-                    Some(Value::String(k)) => {
-                        cases.iter().find(|(c, _)| c == k).map(|(_, ops)| ops)
-                    }
+                    Some(Value::String(k)) => cases.iter().position(|(c, _)| c == k),
                     _ => None,
                 };
-                return self.run_ops(chosen.unwrap_or(default), st);
+                match chosen {
+                    Some(i) => {
+                        st.hit(origin, Kind::Case(i as u32));
+                        return self.run_ops(&cases[i].1, st);
+                    }
+                    None => {
+                        st.hit(origin, Kind::NoCase);
+                        return self.run_ops(default, st);
+                    }
+                }
             }
-            Op::FanOut { over, slot, ops } => {
+            Op::FanOut {
+                over,
+                slot,
+                ops,
+                origin,
+            } => {
                 let items = match eval(over, &self.scope(st))?.map(Cow::into_owned) {
                     None => Vec::new(),
                     Some(Value::Array(a)) => a,
@@ -310,10 +383,13 @@ impl Event<'_> {
                         items.len()
                     )));
                 }
+                if !items.is_empty() {
+                    st.hit(origin, Kind::Reached);
+                }
                 // The payload is split: each item gets its own copy (the last one the
                 // original), and the working payload is empty afterwards.
                 let base = std::mem::take(&mut st.payload);
-                let base_trace = st.trace.clone();
+                let base_trace = st.trace.as_ref().map(|t| t.fields.clone());
                 let n = items.len();
                 let mut base = Some(base);
                 for (i, item) in items.into_iter().enumerate() {
@@ -322,7 +398,9 @@ impl Event<'_> {
                     } else {
                         base.clone().unwrap_or_default()
                     };
-                    st.trace.clone_from(&base_trace);
+                    if let (Some(t), Some(b)) = (&mut st.trace, &base_trace) {
+                        t.fields.clone_from(b);
+                    }
                     st.vars[*slot] = Some(item);
                     if self.run_ops(ops, st)? == Control::Return {
                         return Ok(Control::Return);
@@ -330,10 +408,17 @@ impl Event<'_> {
                 }
                 st.payload = Value::Object(Map::new());
             }
-            Op::Emit { clean, request } => {
+            Op::Emit {
+                clean,
+                request,
+                origin,
+            } => {
                 // The payload moves out; the working payload starts empty again.
                 let mut p = std::mem::replace(&mut st.payload, Value::Object(Map::new()));
-                let trace = st.trace.as_mut().map(std::mem::take).unwrap_or_default();
+                let mut trace = match &mut st.trace {
+                    Some(t) => std::mem::take(&mut t.fields),
+                    None => Vec::new(),
+                };
                 match clean {
                     Clean::None => {}
                     Clean::TopNulls => js::clean_top(&mut p),
@@ -341,6 +426,14 @@ impl Event<'_> {
                         p = js::clean_deep(p).unwrap_or_else(|| Value::Object(Map::new()))
                     }
                 }
+                if st.trace.is_some() {
+                    // Only the fields the emitted payload still has (cleaning and later
+                    // writes remove some).
+                    trace.retain(|t| {
+                        t.op == "unset" || t.field.starts_with("...") || written_at(&p, &t.field)
+                    });
+                }
+                st.hit(origin, Kind::Reached);
                 let out = if request.fast {
                     Output::Payload(p, request.clone())
                 } else {
@@ -350,9 +443,10 @@ impl Event<'_> {
                 };
                 st.out.push((out, trace));
             }
-            Op::Return { value } => {
+            Op::Return { value, origin } => {
                 let v = eval(value, &self.scope(st))?
                     .map_or(Value::Object(Map::new()), Cow::into_owned);
+                st.hit(origin, Kind::Reached);
                 st.out.push((Output::Built(v, None), Vec::new()));
                 return Ok(Control::Return);
             }
@@ -409,6 +503,23 @@ fn shape_value(shape: &Shape, s: &Scope<'_>) -> Result<Option<Value>, Failure> {
             Some(Value::Array(out))
         }
     })
+}
+
+/// Whether the payload has a value at a written field's path.
+fn written_at(payload: &Value, path: &str) -> bool {
+    let mut cur = payload;
+    for key in js::split_set_path(path) {
+        let next = match (cur, &key) {
+            (Value::Object(m), k) => m.get(k.as_prop().as_str()),
+            (Value::Array(a), k) => js::array_index(&k.as_prop()).and_then(|i| a.get(i)),
+            _ => None,
+        };
+        match next {
+            Some(v) => cur = v,
+            None => return false,
+        }
+    }
+    true
 }
 
 fn set_failure(f: &Field, e: &js::SetError) -> Failure {

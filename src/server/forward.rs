@@ -90,6 +90,8 @@ pub async fn forward(
     client_addr: Option<SocketAddr>,
 ) -> Response {
     let started = Instant::now();
+    // What logs and error texts show of the upstream: its user info masked.
+    let shown = crate::mask::url_credentials(upstream);
     let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let url = format!("{upstream}{path}");
     let mut out = end_to_end(headers);
@@ -123,7 +125,7 @@ pub async fn forward(
                 }
                 Err(e) if e.is_timeout() => json_error(
                     StatusCode::GATEWAY_TIMEOUT,
-                    format!("upstream {upstream} did not finish its answer in time"),
+                    format!("upstream {shown} did not finish its answer in time"),
                 ),
                 Err(e) => json_error(
                     StatusCode::BAD_GATEWAY,
@@ -133,19 +135,19 @@ pub async fn forward(
         }
         Err(e) if e.is_timeout() => json_error(
             StatusCode::GATEWAY_TIMEOUT,
-            format!("upstream {upstream} did not answer in time"),
+            format!("upstream {shown} did not answer in time"),
         ),
         Err(e) => json_error(
             StatusCode::BAD_GATEWAY,
-            format!("upstream {upstream} did not answer: {}", without_url(&e)),
+            format!("upstream {shown} did not answer: {}", without_url(&e)),
         ),
     };
     let code = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1e3;
     if failed {
-        tracing::warn!(upstream, path = uri.path(), status = code, ms = %format_args!("{ms:.3}"), "forward failed");
+        tracing::warn!(upstream = %shown, path = uri.path(), status = code, ms = %format_args!("{ms:.3}"), "forward failed");
     } else {
-        tracing::info!(upstream, path = uri.path(), status = code, ms = %format_args!("{ms:.3}"), "forwarded");
+        tracing::info!(upstream = %shown, path = uri.path(), status = code, ms = %format_args!("{ms:.3}"), "forwarded");
     }
     state.metrics.forwarded(code, started.elapsed());
     let mut response = response;

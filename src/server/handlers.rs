@@ -663,7 +663,7 @@ pub async fn health(State(state): State<Arc<AppState>>) -> Response {
             "since": rfc3339(*since),
             "grace_seconds": state.removal_grace.as_secs_f64(),
         })),
-        "upstream": state.upstream,
+        "upstream": state.upstream.as_deref().map(crate::mask::url_credentials),
         "peak_rss_bytes": peak_rss_bytes(),
     });
     (
