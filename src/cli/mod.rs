@@ -72,6 +72,29 @@ enum Command {
     },
 }
 
+/// The engine of one destination for `transform` and `route`: the specs found (where from
+/// goes to stderr, stdout being the answer), compiled, with the run's clock, random bytes
+/// and constants.
+pub fn load_engine(
+    mappings: Option<PathBuf>,
+    destination: &str,
+    run: &RunArgs,
+) -> anyhow::Result<eventmap::Engine> {
+    let found = Found::resolve(mappings);
+    eprintln!("{}", found.describe());
+    let mappings = found.mappings;
+    let mut engine = match eventmap::Engine::load(&mappings, destination) {
+        Ok(Some(e)) => e,
+        Ok(None) => anyhow::bail!(render::unknown_destination(&mappings, destination)),
+        Err(d) => anyhow::bail!(
+            "invalid specs for `{destination}`:\n{}",
+            render::diagnostics(&mappings, &d)
+        ),
+    };
+    run.apply(&mut engine, true)?;
+    Ok(engine)
+}
+
 /// What a run maps with besides its items: a fixed clock, fixed random bytes, constants.
 #[derive(clap::Args, Default, Clone)]
 pub struct RunArgs {

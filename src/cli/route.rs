@@ -4,11 +4,8 @@
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
-use eventmap::Engine;
+use anyhow::Context;
 use eventmap::protocol::json::write_js;
-
-use super::{Found, render};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,20 +22,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let found = Found::resolve(args.mappings);
-    // stdout is the answer: where the specs came from goes to stderr.
-    eprintln!("{}", found.describe());
-    let mappings = found.mappings;
-    let mut engine = match Engine::load(&mappings, &args.destination) {
-        Ok(Some(e)) => e,
-        Ok(None) => bail!(render::unknown_destination(&mappings, &args.destination)),
-        Err(d) => bail!(
-            "invalid specs for `{}`:\n{}",
-            args.destination,
-            render::diagnostics(&mappings, &d)
-        ),
-    };
-    args.run.apply(&mut engine, true)?;
+    let engine = super::load_engine(args.mappings, &args.destination, &args.run)?;
     let mut text = String::new();
     match &args.input {
         None => io::stdin().read_to_string(&mut text)?,

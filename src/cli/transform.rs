@@ -13,8 +13,6 @@ use eventmap::protocol::json::{to_js_string, write_js_of};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::value::RawValue;
 
-use super::{Found, render};
-
 #[derive(clap::Args)]
 pub struct Args {
     /// The destination whose specs to use (case-insensitive).
@@ -33,20 +31,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let found = Found::resolve(args.mappings);
-    // stdout is the answer: where the specs came from goes to stderr.
-    eprintln!("{}", found.describe());
-    let mappings = found.mappings;
-    let mut engine = match Engine::load(&mappings, &args.destination) {
-        Ok(Some(e)) => e,
-        Ok(None) => bail!(render::unknown_destination(&mappings, &args.destination)),
-        Err(d) => bail!(
-            "invalid specs for `{}`:\n{}",
-            args.destination,
-            render::diagnostics(&mappings, &d)
-        ),
-    };
-    args.run.apply(&mut engine, true)?;
+    let engine = super::load_engine(args.mappings, &args.destination, &args.run)?;
     let (reader, size): (Box<dyn Read>, Option<u64>) = match &args.input {
         None => (Box::new(io::stdin().lock()), None),
         Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),

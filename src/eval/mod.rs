@@ -121,6 +121,22 @@ pub struct Event<'a> {
     pub now_ms: i64,
 }
 
+impl<'a> Event<'a> {
+    /// One request item's parts, run against `plan` at the environment's clock.
+    fn new(plan: &'a Plan, item: Item<'a>, env: &'a Env) -> Self {
+        Event {
+            plan,
+            message: item.message,
+            config: item.config,
+            metadata: item.metadata,
+            destination: item.destination,
+            connection: item.connection,
+            env,
+            now_ms: env.clock.now_ms(),
+        }
+    }
+}
+
 /// The clock: a fixed time (`--now`), or the system's.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Clock(pub Option<i64>);
@@ -178,16 +194,7 @@ pub fn check(
     item: Item<'_>,
     env: &Env,
 ) -> Result<(), StepFailure> {
-    let event = Event {
-        plan,
-        message: item.message,
-        config: item.config,
-        metadata: item.metadata,
-        destination: item.destination,
-        connection: item.connection,
-        env,
-        now_ms: env.clock.now_ms(),
-    };
+    let event = Event::new(plan, item, env);
     let mut st = State {
         payload: Value::Object(Map::new()),
         vars: vec![None; slots],
@@ -228,16 +235,7 @@ fn run_with(
     env: &Env,
     trace: bool,
 ) -> Result<Vec<(Output, Vec<TraceEntry>)>, StepFailure> {
-    let event = Event {
-        plan,
-        message: item.message,
-        config: item.config,
-        metadata: item.metadata,
-        destination: item.destination,
-        connection: item.connection,
-        env,
-        now_ms: env.clock.now_ms(),
-    };
+    let event = Event::new(plan, item, env);
     let mut st = State {
         payload: Value::Object(Map::new()),
         vars: vec![None; plan.slots],

@@ -68,20 +68,7 @@ pub async fn transform(
     let registry = state.registry.load_full();
     let Some(engine) = registry.get(&name).cloned() else {
         if let Some(upstream) = &state.upstream {
-            let client = parts
-                .extensions
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0);
-            return super::forward::forward(
-                &state,
-                upstream,
-                &parts.method,
-                &parts.uri,
-                &parts.headers,
-                body,
-                client,
-            )
-            .await;
+            return forward_parts(&state, upstream, &parts, body).await;
         }
         return json_error(
             StatusCode::NOT_FOUND,
@@ -171,20 +158,7 @@ pub async fn route_transform(State(state): State<Arc<AppState>>, req: Request) -
     };
     let Some(engine) = engine else {
         if let Some(upstream) = &state.upstream {
-            let client = parts
-                .extensions
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0);
-            return super::forward::forward(
-                &state,
-                upstream,
-                &parts.method,
-                &parts.uri,
-                &parts.headers,
-                body,
-                client,
-            )
-            .await;
+            return forward_parts(&state, upstream, &parts, body).await;
         }
         return json_error(
             StatusCode::NOT_FOUND,
@@ -753,18 +727,18 @@ async fn read_body(
     .map_err(|e| body_error(state, e))
 }
 
-/// Reads a request's body within the limits and forwards the request to the upstream.
-async fn forward_whole(state: &AppState, upstream: &str, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let (body, held) = match read_body(state, &parts.headers, body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+/// Forwards a request, its head and read body, to the upstream, saying whom it came from.
+async fn forward_parts(
+    state: &AppState,
+    upstream: &str,
+    parts: &axum::http::request::Parts,
+    body: Bytes,
+) -> Response {
     let client = parts
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
-    let response = super::forward::forward(
+    super::forward::forward(
         state,
         upstream,
         &parts.method,
@@ -773,7 +747,17 @@ async fn forward_whole(state: &AppState, upstream: &str, req: Request) -> Respon
         body,
         client,
     )
-    .await;
+    .await
+}
+
+/// Reads a request's body within the limits and forwards the request to the upstream.
+async fn forward_whole(state: &AppState, upstream: &str, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (body, held) = match read_body(state, &parts.headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let response = forward_parts(state, upstream, &parts, body).await;
     drop(held);
     response
 }
