@@ -33,6 +33,8 @@ fn all_engines() -> &'static [(Engine, Vec<String>)] {
             .map(|d| {
                 let mut e = Engine::load(&m, d).unwrap().unwrap();
                 e.env.clock = eventmap::eval::Clock::fixed("2025-01-01T00:00:00.000Z").unwrap();
+                // Fixed random bytes: both paths must draw the same nonce (emarsys).
+                e.env.random = Some(vec![0x5a; 16]);
                 let keys = e.plan.config_checks.iter().map(|c| c.key.clone()).collect();
                 (e, keys)
             })
