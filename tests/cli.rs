@@ -114,6 +114,67 @@ fn ndjson_in_ndjson_out_in_order() {
 }
 
 #[test]
+fn ndjson_on_several_threads_answers_as_one_thread_does_in_order() {
+    // Enough items for many runs of lines, with bad lines among them: not JSON, not UTF-8,
+    // blank. Every thread count gives the same bytes, in input order.
+    let mut input = Vec::new();
+    let mut jobs = Vec::new();
+    for job in 1..=6000u64 {
+        let line = match job % 7 {
+            0 => item(RECORD, job).into_bytes(),
+            3 => b"{not json".to_vec(),
+            5 => {
+                let mut l = item(IDENTIFY, job).into_bytes();
+                l.extend_from_slice(b"\xff\xfe");
+                l
+            }
+            _ => item(IDENTIFY, job).into_bytes(),
+        };
+        if job % 7 != 3 && job % 7 != 5 {
+            jobs.push(job);
+        }
+        input.extend_from_slice(&line);
+        input.extend_from_slice(if job % 11 == 0 { b"\n\n  \n" } else { b"\n" });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("in.ndjson");
+    std::fs::write(&path, &input).unwrap();
+    let answer = |threads: &str| {
+        let (_d, mut cmd) = in_empty_dir();
+        cmd.args([
+            "transform",
+            "--destination",
+            "bluecore",
+            "--threads",
+            threads,
+        ])
+        .arg(&path);
+        let o = cmd.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let one = answer("1");
+    assert_eq!(answer("3"), one);
+    assert_eq!(answer("2"), one);
+    let lines: Vec<Value> = one
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 6000);
+    let answered: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l["metadata"]["jobId"].as_u64())
+        .collect();
+    assert_eq!(answered, jobs);
+    let not_utf8 = lines
+        .iter()
+        .filter(|l| l["error"].as_str().is_some_and(|e| e.contains("not UTF-8")))
+        .count();
+    assert_eq!(not_utf8, 6000 / 7 + usize::from(6000 % 7 >= 5));
+}
+
+#[test]
 fn ndjson_lines_with_same_sized_destinations_each_use_their_own() {
     // Lines are read into one reused buffer: a destination must be told apart by its text,
     // not by where it lies.

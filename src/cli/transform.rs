@@ -1,15 +1,18 @@
 //! Front end: `eventmap transform`. Reads a JSON array of request items (answering with a
 //! JSON array) or NDJSON (answering item by item, in constant memory).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 use anyhow::{Context, bail};
 use eventmap::Engine;
 use eventmap::mask::Secrets;
 use eventmap::protocol::Response;
 use eventmap::protocol::json::{to_js_string, write_js_of};
+use eventmap::protocol::processor::Batch;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::value::RawValue;
 
@@ -26,15 +29,18 @@ pub struct Args {
     /// Also tell, on stderr, which spec rule wrote each payload field (or refused the item).
     #[arg(long)]
     explain: bool,
+    /// Threads to map NDJSON on (default: one per core); the answers keep the input's order.
+    #[arg(long)]
+    threads: Option<usize>,
     #[command(flatten)]
     run: super::RunArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let engine = super::load_engine(args.mappings, &args.destination, &args.run)?;
-    let (reader, size): (Box<dyn Read>, Option<u64>) = match &args.input {
-        None => (Box::new(io::stdin().lock()), None),
-        Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin().lock()), None),
+    let (reader, size): (Box<dyn Read + Send>, Option<u64>) = match &args.input {
+        None => (Box::new(io::stdin()), None),
+        Some(p) if p.as_os_str() == "-" => (Box::new(io::stdin()), None),
         Some(p) => {
             let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
             let size = f.metadata().ok().map(|m| m.len());
@@ -55,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => None,
     };
-    let reader: Box<dyn Read> = match &progress {
+    let reader: Box<dyn Read + Send> = match &progress {
         Some(bar) => Box::new(bar.wrap_read(reader)),
         None => reader,
     };
@@ -108,31 +114,38 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             out.write_all(b"]\n")?;
         }
-        Some(_) => {
-            // NDJSON: item by item, so memory does not grow with the input. A line that is not
-            // JSON becomes a 400 item; the stream goes on.
+        Some(_) if args.explain => {
+            // NDJSON, item by item, each followed by why it answers as it does.
             let mut batch = engine.batch();
-            let mut line = String::new();
+            let mut line = Vec::new();
             let mut n = 0usize;
             loop {
                 line.clear();
-                if reader.read_line(&mut line)? == 0 {
+                if reader.read_until(b'\n', &mut line)? == 0 {
                     break;
                 }
-                if line.trim().is_empty() {
+                let item = line.trim_ascii();
+                if item.is_empty() {
                     continue;
                 }
                 n += 1;
                 let mut responses = Vec::with_capacity(1);
-                batch.push(line.trim_end(), &mut responses);
-                if args.explain {
-                    explain(&engine, n, line.trim_end(), &responses);
-                }
+                batch.push_bytes(item, &mut responses);
+                explain(&engine, n, &String::from_utf8_lossy(item), &responses);
                 for resp in &responses {
                     write_js_of(&mut out, resp)?;
                     out.write_all(b"\n")?;
                 }
             }
+        }
+        Some(_) => {
+            // NDJSON: runs of lines, so memory does not grow with the input, mapped on every
+            // core and written in input order. A line that is not JSON becomes a 400 item;
+            // the stream goes on.
+            let threads = args.threads.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+            });
+            ndjson(&engine, &mut reader, &mut out, threads.max(1))?;
         }
     }
     out.flush()?;
@@ -140,6 +153,114 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     Ok(())
+}
+
+/// How many bytes of whole lines make one run, the unit a thread maps at a time.
+const RUN_BYTES: usize = 256 << 10;
+
+/// Maps NDJSON from `reader` to `out` on `threads` threads. One reads runs of whole lines,
+/// the workers map a run each, and this thread writes the answers in input order. At most
+/// a few runs per worker are in flight, so memory stays bounded whatever the input's size.
+fn ndjson(
+    engine: &Engine,
+    reader: &mut (impl BufRead + Send),
+    out: &mut impl Write,
+    threads: usize,
+) -> anyhow::Result<()> {
+    if threads == 1 {
+        let mut batch = engine.batch();
+        let mut answers = Vec::new();
+        while let Some(run) = read_run(reader)? {
+            answers.clear();
+            map_run(&mut batch, &run, &mut answers);
+            out.write_all(&answers)?;
+        }
+        return Ok(());
+    }
+    let (work_tx, work_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
+    // Shared by the workers alone: once they have all stopped, the reader's sends fail.
+    let work_rx = Arc::new(Mutex::new(work_rx));
+    let (done_tx, done_rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(threads * 2);
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        for _ in 0..threads {
+            let (work_rx, done_tx) = (Arc::clone(&work_rx), done_tx.clone());
+            s.spawn(move || {
+                let mut batch = engine.batch();
+                loop {
+                    let next = work_rx
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .recv();
+                    let Ok((seq, run)) = next else { break };
+                    let mut answers = Vec::with_capacity(run.len());
+                    map_run(&mut batch, &run, &mut answers);
+                    if done_tx.send((seq, answers)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop((work_rx, done_tx));
+        let reading = s.spawn(move || -> io::Result<()> {
+            let mut seq = 0u64;
+            while let Some(run) = read_run(reader)? {
+                if work_tx.send((seq, run)).is_err() {
+                    // The writer has stopped (its error is the one reported).
+                    break;
+                }
+                seq += 1;
+            }
+            Ok(())
+        });
+        // Answers arrive in any order; each is written once those before it are.
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        let written = done_rx.iter().try_for_each(|(seq, answers)| {
+            pending.insert(seq, answers);
+            while let Some(answers) = pending.remove(&next) {
+                out.write_all(&answers)?;
+                next += 1;
+            }
+            io::Result::Ok(())
+        });
+        // On a write error the channel is dropped here, which stops the workers and the reader.
+        drop(done_rx);
+        let read = reading
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        written?;
+        read?;
+        Ok(())
+    })
+}
+
+/// The next run of whole lines (about [`RUN_BYTES`]); `None` at the end of the input.
+fn read_run(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
+    let mut run = Vec::with_capacity(RUN_BYTES + (16 << 10));
+    while run.len() < RUN_BYTES {
+        if reader.read_until(b'\n', &mut run)? == 0 {
+            break;
+        }
+    }
+    Ok((!run.is_empty()).then_some(run))
+}
+
+/// Maps every non-blank line of a run, writing each answer on a line of its own.
+fn map_run(batch: &mut Batch<'_>, run: &[u8], answers: &mut Vec<u8>) {
+    let mut responses = Vec::with_capacity(2);
+    for line in run.split(|&b| b == b'\n') {
+        let item = line.trim_ascii();
+        if item.is_empty() {
+            continue;
+        }
+        responses.clear();
+        batch.push_bytes(item, &mut responses);
+        for resp in &responses {
+            // Writing to a Vec cannot fail.
+            let _ = write_js_of(&mut *answers, resp);
+            answers.push(b'\n');
+        }
+    }
 }
 
 /// Writes why item `n` answers as it does, from its actual responses: each response's

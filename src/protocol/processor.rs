@@ -243,6 +243,24 @@ impl<'p> Batch<'p> {
         self.run_parts(message, destination, metadata, &whole, out);
     }
 
+    /// One raw request item as bytes (a line of NDJSON): [`Batch::push`], or, when the bytes
+    /// are not UTF-8, a 400 item saying so.
+    pub fn push_bytes<'a>(&mut self, bytes: &'a [u8], out: &mut Vec<Response<'a>>)
+    where
+        'p: 'a,
+    {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => self.push(text, out),
+            Err(e) => {
+                let why = format!("it is not UTF-8 text (byte {})", e.valid_up_to() + 1);
+                out.push(unreadable(
+                    self.plan,
+                    &<serde_json::Error as serde::de::Error>::custom(why),
+                ));
+            }
+        }
+    }
+
     /// Anything the fast path leaves (not an object, repeated members, lone surrogates, a
     /// connection the plan reads...): parsed whole, or answered with why it cannot be.
     fn push_general<'a>(&mut self, text: &'a str, out: &mut Vec<Response<'a>>)
