@@ -248,8 +248,11 @@ fn read_run(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
 /// Maps every non-blank line of a run, writing each answer on a line of its own.
 fn map_run(batch: &mut Batch<'_>, run: &[u8], answers: &mut Vec<u8>) {
     let mut responses = Vec::with_capacity(2);
-    for line in run.split(|&b| b == b'\n') {
-        let item = line.trim_ascii();
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', run).chain(std::iter::once(run.len()));
+    for end in ends {
+        let item = run[start..end].trim_ascii();
+        start = end + 1;
         if item.is_empty() {
             continue;
         }

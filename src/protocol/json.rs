@@ -170,51 +170,67 @@ pub fn without_lone_surrogates(text: &str) -> Option<String> {
 /// as is: compact, numbers already canonical, no `\u` or `\/` escapes, no integer-like keys
 /// (JavaScript moves those first). Conservative: `false` only costs a re-serialization.
 pub fn is_js_canonical(raw: &str) -> bool {
+    /// Marks a list in `frames` (it has no keys to keep apart).
+    const LIST: usize = usize::MAX;
     let b = raw.as_bytes();
     let mut i = 0;
-    // The keys seen in each open object (`None` for a list), to catch duplicate keys, which
+    // The keys of every open object, one after another; `frames` says where each open
+    // object's keys start (or that it is a list). Duplicate keys are caught, which
     // JavaScript collapses (the last value wins).
-    let mut open: Vec<Option<Vec<&str>>> = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    let mut frames: Vec<usize> = Vec::new();
     while i < b.len() {
         match b[i] {
             // Deeper than the parser goes: let the parser say so.
-            b'[' | b'{' if open.len() >= 128 => return false,
+            b'[' | b'{' if frames.len() >= 128 => return false,
             b'{' => {
-                open.push(Some(Vec::new()));
+                frames.push(keys.len());
                 i += 1;
             }
             b'[' => {
-                open.push(None);
+                frames.push(LIST);
                 i += 1;
             }
             b']' | b'}' => {
-                open.pop();
+                if let Some(start) = frames.pop()
+                    && start != LIST
+                {
+                    keys.truncate(start);
+                }
                 i += 1;
             }
             b'"' => {
                 let start = i + 1;
-                i += 1;
-                let mut digits_only = true;
-                while i < b.len() && b[i] != b'"' {
-                    if b[i] == b'\\' {
-                        if matches!(b.get(i + 1), Some(b'u' | b'/')) {
-                            return false;
+                i = start;
+                let mut escaped = false;
+                // The string's end, skipping escapes; `\u` and `\/` are not canonical.
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &b[i..]) {
+                        None => return false,
+                        Some(k) if b[i + k] == b'"' => {
+                            i += k;
+                            break;
                         }
-                        digits_only = false;
-                        i += 2;
-                        continue;
+                        Some(k) => {
+                            if matches!(b.get(i + k + 1), Some(b'u' | b'/')) {
+                                return false;
+                            }
+                            escaped = true;
+                            i += k + 2;
+                        }
                     }
-                    digits_only &= b[i].is_ascii_digit();
-                    i += 1;
                 }
-                let is_key = b.get(i + 1) == Some(&b':');
-                if is_key {
-                    if digits_only && i > start {
+                if b.get(i + 1) == Some(&b':') {
+                    let key = &raw[start..i];
+                    // JavaScript moves integer-like keys first.
+                    if !escaped && !key.is_empty() && key.bytes().all(|c| c.is_ascii_digit()) {
                         return false;
                     }
-                    if let Some(Some(keys)) = open.last_mut() {
-                        let key = &raw[start..i.min(raw.len())];
-                        if keys.len() >= 64 || keys.contains(&key) {
+                    if let Some(&first) = frames.last()
+                        && first != LIST
+                    {
+                        let open = &keys[first..];
+                        if open.len() >= 64 || open.contains(&key) {
                             return false;
                         }
                         keys.push(key);
@@ -274,5 +290,11 @@ mod tests {
         assert!(is_js_canonical(r#"{"a":"\"12\":"}"#));
         assert!(!is_js_canonical(r#"{"jobId":1,"jobId":2}"#));
         assert!(is_js_canonical(r#"{"a":{"k":1},"b":{"k":2}}"#));
+        assert!(!is_js_canonical(r#"{"a":{"k":1,"k":2}}"#));
+        assert!(is_js_canonical(r#"{"a":[{"k":1},{"k":2}],"k":3}"#));
+        assert!(!is_js_canonical(r#"{"a":[{"k":1}],"a":3}"#));
+        assert!(is_js_canonical(r#"{"a\\":"x\"y\\","1a":2}"#));
+        assert!(!is_js_canonical(r#"{"a":"\/"}"#));
+        assert!(!is_js_canonical(r#"{"a":"x"#));
     }
 }

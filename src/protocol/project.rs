@@ -190,7 +190,8 @@ impl<'de> Visitor<'de> for Project<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut m = Map::new();
+        // Sized for what the tree can keep, so the map is not grown key by key.
+        let mut m = Map::with_capacity(self.tree.children.len().min(32));
         let mut first = true;
         while let Some(Key(key)) = map.next_key()? {
             if std::mem::take(&mut first) && key == NUMBER_TOKEN {
