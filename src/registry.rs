@@ -1539,7 +1539,7 @@ pub static SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         name: "message_type",
         homes: &["destination"],
-        summary: "How the message type is read (`path`, `lowercase`), its error texts (`missing`, `not_string`, `unsupported`, with `{{type}}` and `{{type_of}}`), the steps they are reported in (`step`, `check_step`), and `supported`: the types with a flow, or `any` (one flow, `flow: any`, for every message).",
+        summary: "How the message type is read (`path`, `lowercase`), its error texts (`missing`: undefined, null or any falsy value such as `\"\"`, `false` or `0`, as the reference's `$.assert`; `not_string`: any other non-string; `unsupported`; with `{{type}}` and `{{type_of}}`), the steps they are reported in (`step`, `check_step`), and `supported`: the types with a flow, or `any` (one flow, `flow: any`, for every message).",
     },
     SectionDoc {
         name: "config",

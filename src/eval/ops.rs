@@ -109,7 +109,10 @@ impl Event<'_> {
         }
         let raw = self.scope(st).read(&rule.path).cloned();
         let ty = match raw {
-            None | Some(Value::Null) => String::new(),
+            // The reference's `$.assert(.message.type, ...)`: any falsy value (`false`, `0`)
+            // is missing, as undefined, null and "" are.
+            None => String::new(),
+            Some(v) if !js::truthy(Some(&v)) => String::new(),
             Some(Value::String(s)) if rule.lowercase => s.to_lowercase(),
             Some(Value::String(s)) => s,
             Some(other) => {
