@@ -380,7 +380,7 @@ pub fn schema() -> Value {
     for s in SECTIONS {
         let body = match s.name {
             "destination" | "description" | "workflow" => json!({"type": "string"}),
-            "dynamic_config" => json!({"type": "boolean"}),
+            "dynamic_config" | "processor" => json!({"type": "boolean"}),
             "stat_tags" => json!({"type": "object"}),
             "integration_names" => json!({"type": "array", "items": {"type": "string"}}),
             "flow" => {

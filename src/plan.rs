@@ -39,6 +39,8 @@ pub struct Plan {
     pub stat_tags: Vec<(String, Value)>,
     /// Whether `{{ path || default }}` strings in the destination config are resolved per event.
     pub dynamic_config: bool,
+    /// Whether the destination has a processor transform; `false`: router only.
+    pub processor: bool,
     pub message_type: TypeRule,
     pub config_checks: Vec<ConfigCheck>,
     /// Config keys whose values must never be logged.
@@ -52,6 +54,8 @@ pub struct Plan {
     pub flows: HashMap<String, Arc<Flow>>,
     /// How many variable slots an event needs (the preamble's and the largest flow's).
     pub slots: usize,
+    /// How many config-only `let`s there are (remembered per destination by a batch).
+    pub memos: usize,
     /// Keys of `message.integrations` that name this destination, in order.
     pub integration_names: Vec<String>,
     /// Named constants (`constants:`; `consts.NAME` in expressions), an object.
@@ -405,6 +409,9 @@ pub enum Op {
     Let {
         slot: usize,
         value: Expr,
+        /// Where a batch remembers the value, when it reads nothing of the event (see
+        /// `compile::memo`).
+        memo: Option<usize>,
     },
     If {
         cond: Expr,
@@ -443,10 +450,7 @@ pub enum Op {
         origin: Origin,
     },
     /// The value is the response, as it is, and the event's steps end here.
-    Return {
-        value: Expr,
-        origin: Origin,
-    },
+    Return { value: Expr, origin: Origin },
     /// The message type check (missing, not a string, unsupported) and the config checks.
     CheckType,
 }

@@ -1532,6 +1532,11 @@ pub static SECTIONS: &[SectionDoc] = &[
         summary: "`true`: config strings `{{ path || default }}` take the event's value per event.",
     },
     SectionDoc {
+        name: "processor",
+        homes: &["destination"],
+        summary: "`false`: the destination has a router workflow only (the reference's `rtWorkflow.yaml` and no `procWorkflow.yaml`); the processor transform answers every item as the reference does, with its platform error `Unable to identify the workflow file. Invalid feature input`. The flows serve the router.",
+    },
+    SectionDoc {
         name: "integration_names",
         homes: &["destination"],
         summary: "The keys of `message.integrations` that name this destination; `integration` in expressions is the first truthy one.",
@@ -1539,7 +1544,7 @@ pub static SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         name: "message_type",
         homes: &["destination"],
-        summary: "How the message type is read (`path`, `lowercase`), its error texts (`missing`: undefined, null or any falsy value such as `\"\"`, `false` or `0`, as the reference's `$.assert`; `not_string`: any other non-string; `unsupported`; with `{{type}}` and `{{type_of}}`), the steps they are reported in (`step`, `check_step`), and `supported`: the types with a flow, or `any` (one flow, `flow: any`, for every message).",
+        summary: "How the message type is read (`path`, `lowercase`), its error texts (`missing`: undefined, null or any falsy value such as `\"\"`, `false` or `0`, as the reference's `$.assert`; `not_string`: any other non-string (by default, without `lowercase`, the `unsupported` text with `{{type}}` as JavaScript's `String()` writes the value, as the reference's `in` check has it; with `lowercase`, `message type must be a string, found {{type_of}}`); `unsupported`; with `{{type}}` and `{{type_of}}`), the steps they are reported in (`step`, `check_step`), and `supported`: the types with a flow, or `any` (one flow, `flow: any`, for every message).",
     },
     SectionDoc {
         name: "config",

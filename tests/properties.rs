@@ -375,3 +375,56 @@ fn a_fan_out_flood_is_refused() {
         r[0]
     );
 }
+
+/// One batch remembers each destination it sees (parsed once, its config-only values
+/// computed once) and keeps several: every golden item of every destination, pushed through
+/// one batch per destination twice over, first in case order and then interleaved across
+/// configs (more of them than the batch keeps), answers as the general path answers that
+/// item on its own.
+#[test]
+fn a_long_batch_answers_every_item_as_it_would_alone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mut checked = 0;
+    for (engine, _) in all_engines() {
+        let dest = &engine.plan.name;
+        let mut items: Vec<Value> = Vec::new();
+        let Ok(cases) = std::fs::read_dir(root.join(dest).join("tests")) else {
+            continue;
+        };
+        let mut cases: Vec<_> = cases.filter_map(|c| Some(c.ok()?.path())).collect();
+        cases.sort();
+        for case in cases {
+            let Ok(text) = std::fs::read_to_string(case.join("input.json")) else {
+                continue;
+            };
+            let input: Value = serde_json::from_str(&text).unwrap();
+            let list = match input {
+                Value::Array(a) => a,
+                Value::Object(mut o) => match o.remove("input") {
+                    Some(Value::Array(a)) => a,
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            items.extend(list.into_iter().filter(|i| i.get("message").is_some()));
+        }
+        let alone: Vec<Vec<Value>> = items.iter().map(|i| engine.transform(i.clone())).collect();
+        // Round-robin over items: neighbours have different configs.
+        let stride = 13;
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.extend((0..stride).flat_map(|s| (s..items.len()).step_by(stride)));
+        let texts: Vec<String> = items.iter().map(|i| i.to_string()).collect();
+        let mut batch = engine.batch();
+        for &i in &order {
+            let mut out = Vec::new();
+            batch.push(&texts[i], &mut out);
+            let got: Vec<Value> = out.iter().map(|r| r.to_value()).collect();
+            assert_eq!(
+                got, alone[i],
+                "{dest}: item {i} answers differently in a batch"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 500, "only {checked} items checked");
+}

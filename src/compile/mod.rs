@@ -4,6 +4,7 @@
 
 mod cx;
 mod expr;
+mod memo;
 mod ops;
 pub mod parse;
 mod request;
@@ -276,6 +277,18 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
             None
         }
     };
+    // Config-only `let`s, numbered across the preamble and every flow.
+    let mut header = header;
+    let mut memos = 0;
+    let after_preamble = match &mut header {
+        Some(h) => {
+            let rule = &h.message_type;
+            let mut pure = memo::Purity::at_start(&[rule.type_slot, rule.type_of_slot]);
+            memo::mark_steps(&mut h.preamble, &mut pure, &mut memos);
+            pure
+        }
+        None => memo::Purity::default(),
+    };
     let base_slots = cx.slot_names.len();
     let base_scope = cx.scope.clone();
     let dest_request = cx.request_base.clone();
@@ -335,7 +348,8 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
                         merge_field(&mut cx.request_base, k, file.clone(), v);
                     }
                 }
-                let steps = cx.steps(s, "steps");
+                let mut steps = cx.steps(s, "steps");
+                memo::mark_steps(&mut steps, &mut after_preamble.clone(), &mut memos);
                 slots = slots.max(cx.slot_names.len());
                 let flow = Arc::new(Flow {
                     steps,
@@ -435,6 +449,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         workflow: h.workflow,
         stat_tags: h.stat_tags,
         dynamic_config: h.dynamic_config,
+        processor: h.processor,
         message_type: h.message_type,
         config_checks: h.config_checks,
         secrets: h.secrets,
@@ -442,6 +457,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         preamble_checks_type: h.preamble_checks_type,
         flows,
         slots,
+        memos,
         integration_names: h.integration_names,
         constants: Value::Object(cx.constants.iter().cloned().collect()),
         router: h.router,
@@ -564,6 +580,7 @@ struct Header {
     workflow: String,
     stat_tags: Vec<(String, Value)>,
     dynamic_config: bool,
+    processor: bool,
     config_checks: Vec<ConfigCheck>,
     secrets: Vec<String>,
     preamble: Vec<Step>,
@@ -594,6 +611,10 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
     let dynamic_config = match doc.get("dynamic_config") {
         Some(n) => cx.boolean(n, "dynamic_config"),
         None => Some(false),
+    };
+    let processor = match doc.get("processor") {
+        Some(n) => cx.boolean(n, "processor"),
+        None => Some(true),
     };
     let integration_names = match doc.get("integration_names") {
         Some(n) => cx.string_list(n, "integration_names").map(|l| l.to_vec()),
@@ -840,6 +861,7 @@ fn destination<'s>(cx: &mut Cx<'s>, file: &Arc<str>, doc: &'s Node) -> Option<He
         workflow: workflow?,
         stat_tags,
         dynamic_config: dynamic_config?,
+        processor: processor?,
         config_checks: checks,
         secrets,
         preamble,

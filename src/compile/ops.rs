@@ -151,7 +151,11 @@ impl<'s> Cx<'s> {
                     let value = self.expr(ev, &join(&p, &name));
                     let slot = self.declare(&name);
                     if let Some(value) = value {
-                        out.push(Op::Let { slot, value });
+                        out.push(Op::Let {
+                            slot,
+                            value,
+                            memo: None,
+                        });
                     }
                 }
             }

@@ -109,6 +109,25 @@ impl Env {
     }
 }
 
+/// The values of a plan's config-only `let`s for one destination (see `compile::memo`),
+/// filled as events reach them.
+#[derive(Default)]
+pub struct Memo(std::cell::RefCell<Vec<Option<Option<Value>>>>);
+
+impl Memo {
+    fn get(&self, i: usize) -> Option<Option<Value>> {
+        self.0.borrow().get(i).cloned().flatten()
+    }
+
+    fn put(&self, i: usize, v: &Option<Value>) {
+        let mut m = self.0.borrow_mut();
+        if m.len() <= i {
+            m.resize(i + 1, None);
+        }
+        m[i] = Some(v.clone());
+    }
+}
+
 /// One event as the steps see it.
 pub struct Event<'a> {
     pub plan: &'a Plan,
@@ -119,6 +138,8 @@ pub struct Event<'a> {
     pub connection: &'a Value,
     pub env: &'a Env,
     pub now_ms: i64,
+    /// Where config-only values are remembered, when the item's destination is cached.
+    pub memo: Option<&'a Memo>,
 }
 
 impl<'a> Event<'a> {
@@ -133,6 +154,7 @@ impl<'a> Event<'a> {
             connection: item.connection,
             env,
             now_ms: env.clock.now_ms(),
+            memo: item.memo,
         }
     }
 }
@@ -169,6 +191,8 @@ pub struct Item<'a> {
     pub destination: &'a Value,
     /// The request item's connection (reverse ETL), as `connection`; null when absent.
     pub connection: &'a Value,
+    /// Where the values of config-only `let`s are kept for this item's destination.
+    pub memo: Option<&'a Memo>,
 }
 
 pub fn run(plan: &Plan, item: Item<'_>, env: &Env) -> Result<Vec<Output>, StepFailure> {

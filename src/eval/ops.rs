@@ -115,6 +115,13 @@ impl Event<'_> {
             Some(v) if !js::truthy(Some(&v)) => String::new(),
             Some(Value::String(s)) if rule.lowercase => s.to_lowercase(),
             Some(Value::String(s)) => s,
+            // Read as it is (no `lowercase`), a type that is not a string meets the reference's
+            // `in` check, which refuses it in its unsupported text, the value written as
+            // JavaScript's String() writes it; unless the spec words this case itself.
+            Some(other) if !rule.lowercase && rule.written[1].is_none() => {
+                st.vars[rule.type_slot] = Some(Value::String(js::to_js_string(Some(&other))));
+                return Err((None, self.type_error(st, 2)));
+            }
             Some(other) => {
                 st.vars[rule.type_of_slot] =
                     Some(Value::String(js::type_name(Some(&other)).into()));
@@ -308,9 +315,21 @@ impl Event<'_> {
                     }
                 }
             }
-            Op::Let { slot, value } => {
-                let v = eval(value, &self.scope(st))?.map(Cow::into_owned);
-                st.vars[*slot] = v;
+            Op::Let { slot, value, memo } => {
+                // A config-only value, remembered for the destination (not while tracing,
+                // which reports every rule an event reaches).
+                let kept = memo.zip(self.memo).filter(|_| st.trace.is_none());
+                if let Some((i, m)) = kept
+                    && let Some(v) = m.get(i)
+                {
+                    st.vars[*slot] = v;
+                } else {
+                    let v = eval(value, &self.scope(st))?.map(Cow::into_owned);
+                    if let Some((i, m)) = kept {
+                        m.put(i, &v);
+                    }
+                    st.vars[*slot] = v;
+                }
             }
             Op::If {
                 cond,

@@ -199,21 +199,28 @@ struct CachedDestination {
     /// Dynamic config applies and the config holds a `{{` string: such items take the slow
     /// path, since resolving changes the event.
     dynamic: bool,
+    /// The values of the plan's config-only `let`s for this destination.
+    memo: crate::eval::Memo,
 }
 
 /// Transforms the raw items of one request (or one stream), reusing what consecutive items
 /// share.
 pub struct Batch<'p> {
     plan: &'p Plan,
-    destination: Option<CachedDestination>,
+    /// The destinations seen most recently, the latest first: a body mixing a few
+    /// destinations (or configs) parses each once.
+    destinations: Vec<CachedDestination>,
     env: &'p Env,
 }
+
+/// How many distinct destinations a batch keeps parsed.
+const DESTINATIONS_KEPT: usize = 8;
 
 impl<'p> Batch<'p> {
     pub fn new(plan: &'p Plan, env: &'p Env) -> Self {
         Batch {
             plan,
-            destination: None,
+            destinations: Vec::new(),
             env,
         }
     }
@@ -334,19 +341,22 @@ impl<'p> Batch<'p> {
         'p: 'a,
     {
         let plan = self.plan;
-        let hit = matches!((&self.destination, destination), (Some(c), Some(d))
-            if c.raw == d);
-        if !hit {
-            match cache_destination(plan, destination) {
-                Ok(d) => self.destination = Some(d),
+        let text = destination.unwrap_or("null");
+        match self.destinations.iter().position(|c| c.raw == text) {
+            Some(0) => {}
+            Some(i) => self.destinations[..=i].rotate_right(1),
+            None => match cache_destination(plan, destination) {
+                Ok(d) => {
+                    self.destinations.truncate(DESTINATIONS_KEPT - 1);
+                    self.destinations.insert(0, d);
+                }
                 Err(e) => {
-                    self.destination = None;
                     out.push(unreadable(plan, &e));
                     return;
                 }
-            }
+            },
         }
-        let Some(dest) = &self.destination else {
+        let Some(dest) = self.destinations.first() else {
             return;
         };
         if dest.dynamic {
@@ -384,6 +394,7 @@ impl<'p> Batch<'p> {
             metadata: &md,
             destination: &dest.whole,
             connection: &Value::Null,
+            memo: Some(&dest.memo),
         };
         respond(plan, item, meta, self.env, out);
     }
@@ -423,6 +434,7 @@ fn cache_destination(
         config,
         whole: parsed,
         dynamic,
+        memo: crate::eval::Memo::default(),
     })
 }
 
@@ -469,6 +481,7 @@ impl Prepared {
             metadata: md,
             destination: &self.destination,
             connection: &self.connection,
+            memo: None,
         }
     }
 }
@@ -553,6 +566,10 @@ fn respond<'a>(
     env: &Env,
     out: &mut Vec<Response<'a>>,
 ) {
+    if !plan.processor {
+        out.push(no_processor(plan, meta));
+        return;
+    }
     match eval::run(plan, item, env) {
         Ok(outputs) => {
             let n = outputs.len();
@@ -586,6 +603,35 @@ pub fn workflow_text(workflow: &str, f: &StepFailure) -> String {
 }
 
 /// A 400 response item with the destination's statTags.
+/// The reference's answer for a destination with a router workflow only: its CDK finds no
+/// processor workflow, a platform error (no errorType), its tags in the reference's order.
+fn no_processor<'a>(plan: &Plan, metadata: Meta<'a>) -> Response<'a> {
+    let tag = |k: &str| {
+        plan.stat_tags
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    let mut tags = Map::new();
+    tags.insert("errorCategory".into(), Value::String("platform".into()));
+    for key in ["implementation", "destType", "module"] {
+        if let Some(v) = tag(key) {
+            tags.insert(key.into(), v);
+        }
+    }
+    tags.insert("feature".into(), Value::String("processor".into()));
+    for key in ["destinationId", "workspaceId"] {
+        if let Some(v) = metadata.field(key) {
+            tags.insert(key.into(), v);
+        }
+    }
+    Response::Failure {
+        metadata,
+        error: "Unable to identify the workflow file. Invalid feature input".into(),
+        stat_tags: tags,
+    }
+}
+
 pub fn failure<'a>(
     plan: &Plan,
     metadata: Meta<'a>,
