@@ -747,15 +747,19 @@ pub static CONSTRUCTS: &[Construct] = &[
         Sha256,
         "string",
         None,
-        [req("value")],
-        "The SHA-256 of the value's text, in hex; undefined for a falsy value (as the workflow engine's `SHA256`).",
+        [req("value"), opt("encoding", "'utf8'")],
+        "The SHA-256 of the value's text, in hex; undefined for a falsy value (as the workflow engine's `SHA256`). The text is hashed as UTF-8, or with `'latin1'` as the npm `sha256` package hashes it: the low byte of each UTF-16 unit.",
         "SHA256(v)",
         [
             (
                 "sha256('abc')",
                 "\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\""
             ),
-            ("sha256('')", "undefined")
+            ("sha256('')", "undefined"),
+            (
+                "sha256('é', 'latin1')",
+                "\"de2e331d891ae267a7009cb45b4e8830f170e0c937288ea2731a1941c7a53b0d\""
+            )
         ]
     ),
     c!(
@@ -763,8 +767,8 @@ pub static CONSTRUCTS: &[Construct] = &[
         Sha1,
         "string",
         None,
-        [req("value")],
-        "The SHA-1 of the value's text, in hex; undefined for a falsy value.",
+        [req("value"), opt("encoding", "'utf8'")],
+        "The SHA-1 of the value's text, in hex; undefined for a falsy value. `encoding` as for `sha256`.",
         "crypto.createHash('sha1').update(String(v)).digest('hex')",
         [(
             "sha1('abc')",
@@ -789,8 +793,8 @@ pub static CONSTRUCTS: &[Construct] = &[
         Md5,
         "string",
         None,
-        [req("value")],
-        "The MD5 of the value's text, in hex; undefined for a falsy value.",
+        [req("value"), opt("encoding", "'utf8'")],
+        "The MD5 of the value's text, in hex; undefined for a falsy value. `encoding` as for `sha256`.",
         "MD5(v)",
         [("md5('abc')", "\"900150983cd24fb0d6963f7d28e17f72\"")]
     ),

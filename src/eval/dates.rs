@@ -78,7 +78,13 @@ pub fn parse(v: Option<&Value>) -> Option<f64> {
             let f = js::num_f64(n)?;
             (f.is_finite() && f.abs() <= MAX_MS).then_some(f.trunc())
         }
-        Value::String(s) => parse_str(s.trim()),
+        // V8 reads ISO 8601 only as the whole text: with spaces around it, only the other
+        // spellings are read (`" 2020-02-02T00:00:00Z "` is no date).
+        Value::String(s) if s.trim().len() == s.len() => parse_str(s),
+        Value::String(s) => legacy(s.trim()),
+        // A list is read as JavaScript reads it, as its String(): `["2020-02-02T00:00:00Z"]`
+        // is that date (an object's String() is "[object Object]", no date).
+        list @ Value::Array(_) => parse_str(js::to_js_string(Some(list)).trim()),
         _ => None,
     }
 }

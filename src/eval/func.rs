@@ -446,15 +446,29 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                 return Ok(None);
             }
             let input = js::to_js_string(v.as_deref());
+            let bytes: Cow<'_, [u8]> = match arg(args, 1, s)?.as_deref() {
+                None => Cow::Borrowed(input.as_bytes()),
+                Some(Value::String(e)) if e == "utf8" => Cow::Borrowed(input.as_bytes()),
+                // The low byte of each UTF-16 unit, as JavaScript code that hashes
+                // `charCodeAt(i) & 0xff` does.
+                #[allow(clippy::cast_possible_truncation)]
+                Some(Value::String(e)) if e == "latin1" => {
+                    Cow::Owned(input.encode_utf16().map(|u| u as u8).collect())
+                }
+                other => {
+                    let name = crate::registry::of(f).name;
+                    return Err(wrong(name, "'utf8' or 'latin1' as the encoding", other));
+                }
+            };
             text(if f == Func::Sha256 {
                 use sha2::Digest;
-                hex(&sha2::Sha256::digest(input.as_bytes()))
+                hex(&sha2::Sha256::digest(&bytes))
             } else if f == Func::Sha1 {
                 use sha1::Digest;
-                hex(&sha1::Sha1::digest(input.as_bytes()))
+                hex(&sha1::Sha1::digest(&bytes))
             } else {
                 use md5::Digest;
-                hex(&md5::Md5::digest(input.as_bytes()))
+                hex(&md5::Md5::digest(&bytes))
             })
         }
         Func::Number => owned(js::num(js::to_number(a0()?.as_deref()))),
