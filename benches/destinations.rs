@@ -3,7 +3,8 @@
 //!
 //! For each destination, the request items of its processor golden cases that it answers with
 //! a 200 are given a full RudderStack SDK context (keys the event has are kept), which makes
-//! them about 2 KB, the size real SDKs send; 200 of them, cycled, with their own jobIds, are
+//! them about 2 KB, the size real SDKs send; 200 of them, cycled, with their own jobIds, and
+//! grouped by destination (as rudder-server sends a destination's events together), are
 //! measured two ways in the same run:
 //! - `floor`: parse every item into a `serde_json::Value` and serialize the response items the
 //!   transform gives, nothing else: the least any transformer must do;
@@ -107,10 +108,16 @@ fn load(engine: &Engine, dest: &str) -> Option<Load> {
         })
         .collect();
     if !good.is_empty() {
-        let texts = (0..EVENTS)
+        let mut events: Vec<Value> = (0..EVENTS)
             .map(|i| full_size(good[i % good.len()], i))
             .filter(|e| engine.transform(e.clone()).iter().all(ok))
-            .map(|e| serde_json::to_string(&e).unwrap())
+            .collect();
+        // A destination's events come together, as rudder-server sends them (a body holds
+        // the events of a few destinations, not a different config per event).
+        events.sort_by_cached_key(|e| e["destination"].to_string());
+        let texts = events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
             .collect::<Vec<_>>();
         return (!texts.is_empty()).then_some(Load::Items(texts));
     }
