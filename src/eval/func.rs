@@ -833,13 +833,19 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         Func::MapValues | Func::MapKeys | Func::FilterKeys => {
             let v = a0()?;
             let (slots, body) = lambda_arg(args, 1);
-            let mut out = Map::new();
-            for (k, x) in ordered_pairs(v.as_deref()) {
+            // A value made by an inner call is taken apart, not copied.
+            let pairs = match v {
+                Some(Cow::Owned(v)) => ordered_pairs_owned(v),
+                v => ordered_pairs(v.as_deref()),
+            };
+            let mut out = Map::with_capacity(pairs.len());
+            for (k, x) in pairs {
                 let key = Value::String(k.clone());
                 match f {
+                    // The keys are those of one object, each once: appended as they come.
                     Func::MapValues => {
                         if let Some(r) = apply(slots, body, &x, &key, s)? {
-                            *js::object_slot(&mut out, &k) = r;
+                            out.insert(k, r);
                         }
                     }
                     Func::MapKeys => {
@@ -848,7 +854,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                     }
                     _ => {
                         if js::truthy(apply(slots, body, &key, &x, s)?.as_ref()) {
-                            *js::object_slot(&mut out, &k) = x;
+                            out.insert(k, x);
                         }
                     }
                 }
@@ -948,6 +954,31 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
 }
 
 /// The keys and values of a value as `Object.entries` gives them, in JavaScript's order.
+/// [`ordered_pairs`] of a value this call owns: its keys and values moved, not copied.
+fn ordered_pairs_owned(v: Value) -> Vec<(String, Value)> {
+    match v {
+        Value::Object(m) => {
+            let mut ints: Vec<(u64, String, Value)> = Vec::new();
+            let mut rest = Vec::with_capacity(m.len());
+            for (k, v) in m {
+                match js::array_index(&k) {
+                    Some(i) if k.len() < 10 => ints.push((i as u64, k, v)),
+                    _ => rest.push((k, v)),
+                }
+            }
+            if ints.is_empty() {
+                return rest;
+            }
+            ints.sort_by_key(|(i, _, _)| *i);
+            ints.into_iter()
+                .map(|(_, k, v)| (k, v))
+                .chain(rest)
+                .collect()
+        }
+        other => ordered_pairs(Some(&other)),
+    }
+}
+
 fn ordered_pairs(v: Option<&Value>) -> Vec<(String, Value)> {
     match v {
         Some(Value::Object(m)) => {
