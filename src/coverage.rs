@@ -256,6 +256,10 @@ fn ops_rules(ops: &[Op], w: &mut Walk<'_>) {
                 w.add(origin, Kind::Reached, "return".into());
                 w.dead = true;
             }
+            Op::Drop { origin } => {
+                w.add(origin, Kind::Reached, "drop".into());
+                w.dead = true;
+            }
         }
     }
 }

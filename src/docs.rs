@@ -430,6 +430,7 @@ pub fn schema() -> Value {
                         "properties": {
                             "when": {"$ref": "#/definitions/expression"},
                             "key": {"$ref": "#/definitions/expression"},
+                            "order": {"$ref": "#/definitions/expression"},
                             "alone": {"$ref": "#/definitions/expression"},
                             "items": {"$ref": "#/definitions/expression"},
                             "size": {"$ref": "#/definitions/expression"},

@@ -161,6 +161,9 @@ pub struct BatchPlan {
     pub when: Option<Expr>,
     /// Per response: events of different keys never share a batch.
     pub key: Option<Expr>,
+    /// Per response: a number; within a key, items go into batches in its order (stable:
+    /// equal ranks keep the events' order).
+    pub order: Option<Expr>,
     /// Per response: the items it adds to the batch (a list adds each element; default: its
     /// payload).
     pub items: Option<Expr>,
@@ -453,6 +456,8 @@ pub enum Op {
     Return { value: Expr, origin: Origin },
     /// The message type check (missing, not a string, unsupported) and the config checks.
     CheckType,
+    /// The event gives no response at all, and its steps end here.
+    Drop { origin: Origin },
 }
 
 impl std::fmt::Debug for Plan {

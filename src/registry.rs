@@ -1493,6 +1493,12 @@ pub static OPS: &[OpDoc] = &[
         example: "- call: verify_payload",
     },
     OpDoc {
+        name: "drop",
+        keys: &[],
+        summary: "The event gives no response at all (no payload, no error) and its steps end here: the reference skips such events silently (a record with an action it does not handle, say). Through the router it has no entry.",
+        example: "- drop: {}",
+    },
+    OpDoc {
         name: "check_type",
         keys: &[],
         summary: "In destination `steps:` only: check the message type (missing, not a string, unsupported, with the `message_type` texts) and run the config checks here, in this step, instead of before every step.",
@@ -1578,7 +1584,7 @@ pub static SECTIONS: &[SectionDoc] = &[
     SectionDoc {
         name: "router",
         homes: &["destination"],
-        summary: "The router transform (`/routerTransform`). Events are grouped as the reference groups them (destination `ID`, the source's job, and `Config` unless the destination has `hasDynamicConfig: false`). `checks`: steps run once per group over its first event before any is mapped; when one refuses, the group is one failure entry (every event's metadata, no `destination`, the text wrapped as `Workflow: rtWorkflow, Step: <name>`). Without `batch`, each event's responses are entries of their own. `batch` says when to batch (`when`, over the group's first event), what each response adds (`items`: a list, or one value; default its payload), which may share a request (`key`), which go alone (`alone`: a batch of their own, whatever the limits), how many (`max_items`) and how large (`max_bytes`, each item's `size`, default `size_of(item)`), whether an event's items stay together (`whole_events`), the batched request (`request`, a shape with `items` and the first response as `output`), what its entry says as `batched` (default true, false for a response alone) and how batches become entries (`entries`: `each` batch its own, the default; `one` per key, `batchedRequest` the list of its requests; `by_job`: batches sharing a `jobId` merged, as the reference's `combineBatchRequestsWithSameJobIds`). `output` is the response in `key`, `alone`, `items` and `size`; `item` the item in `size`.",
+        summary: "The router transform (`/routerTransform`). Events are grouped as the reference groups them (destination `ID`, the source's job, and `Config` unless the destination has `hasDynamicConfig: false`). `checks`: steps run once per group over its first event before any is mapped; when one refuses, the group is one failure entry (every event's metadata, no `destination`, the text wrapped as `Workflow: rtWorkflow, Step: <name>`). Without `batch`, each event's responses are entries of their own. `batch` says when to batch (`when`, over the group's first event), what each response adds (`items`: a list, or one value; default its payload), which may share a request (`key`), in what order items go into a key's batches (`order`: a number per response, stable; default the events' order), which go alone (`alone`: a batch of their own, whatever the limits), how many (`max_items`) and how large (`max_bytes`, each item's `size`, default `size_of(item)`), whether an event's items stay together (`whole_events`), the batched request (`request`, a shape with `items` and the first response as `output`), what its entry says as `batched` (default true, false for a response alone) and how batches become entries (`entries`: `each` batch its own, the default; `one` per key, `batchedRequest` the list of its requests; `by_job`: batches sharing a `jobId` merged, as the reference's `combineBatchRequestsWithSameJobIds`). `output` is the response in `key`, `alone`, `items` and `size`; `item` the item in `size`.",
     },
     SectionDoc {
         name: "aliases",

@@ -104,6 +104,7 @@ fn mark_ops(ops: &mut [Op], pure: &mut Purity, next: &mut usize) {
             | Op::Fail { .. }
             | Op::Emit { .. }
             | Op::Return { .. }
+            | Op::Drop { .. }
             | Op::CheckType => {}
         }
     }

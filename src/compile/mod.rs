@@ -954,6 +954,7 @@ fn router_batch<'s>(
             "size",
             "max_items",
             "max_bytes",
+            "order",
             "whole_events",
             "request",
             "batched",
@@ -974,6 +975,7 @@ fn router_batch<'s>(
     };
     let when = expr(cx, "when");
     let key = expr(cx, "key");
+    let order = expr(cx, "order");
     let alone = expr(cx, "alone");
     let items = expr(cx, "items");
     let max_items = expr(cx, "max_items");
@@ -1021,6 +1023,7 @@ fn router_batch<'s>(
     Some(BatchPlan {
         when,
         key,
+        order,
         items,
         size,
         max_items,

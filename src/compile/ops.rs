@@ -312,6 +312,13 @@ impl<'s> Cx<'s> {
                     });
                 }
             }
+            "drop" => {
+                self.mapping(node, path, &["drop"]);
+                self.mapping(v, &p, &[]);
+                out.push(Op::Drop {
+                    origin: self.origin(node, path),
+                });
+            }
             "check_type" => {
                 self.mapping(node, path, &["check_type"]);
                 if !self.in_preamble {

@@ -475,6 +475,10 @@ impl Event<'_> {
             Op::CheckType => {
                 self.check_type(st).map_err(|(_, f)| f)?;
             }
+            Op::Drop { origin } => {
+                st.hit(origin, Kind::Reached);
+                return Ok(Control::Return);
+            }
         }
         Ok(Control::Continue)
     }

@@ -258,6 +258,8 @@ struct Piece {
     item: Option<Value>,
     size: f64,
     key: String,
+    /// Its place among its key's pieces (`order`).
+    rank: f64,
     /// The response is a batch of its own (`alone`).
     alone: bool,
 }
@@ -294,7 +296,7 @@ fn batch_group(
         let e = &events[d.event];
         vars[b.output_slot] = Some(std::mem::take(&mut d.response));
         let found = (|| -> Result<(), Failure> {
-            let (alone, items, key) = {
+            let (alone, items, key, rank) = {
                 let s = scope(plan, env, e, &d.payload, &vars);
                 let alone = match &b.alone {
                     Some(a) => js::truthy(eval(a, &s)?.as_deref()),
@@ -313,7 +315,11 @@ fn batch_group(
                     Some(k) => js::to_js_string(eval(k, &s)?.as_deref()),
                     None => String::new(),
                 };
-                (alone, items, key)
+                let rank = match &b.order {
+                    Some(o) => js::to_number(eval(o, &s)?.as_deref()),
+                    None => 0.0,
+                };
+                (alone, items, key, rank)
             };
             for item in items {
                 let (item, size) = match &b.size {
@@ -336,6 +342,7 @@ fn batch_group(
                     item: Some(item),
                     size,
                     key: key.clone(),
+                    rank,
                     alone,
                 });
             }
@@ -386,6 +393,15 @@ fn batch_group(
                     of_keys.push(vec![i]);
                 }
             }
+        }
+    }
+    if b.order.is_some() {
+        // Stable: equal ranks keep the events' order (NaN last).
+        for of_key in &mut of_keys {
+            of_key.sort_by(|&x, &y| {
+                let (x, y) = (pieces[x].rank, pieces[y].rank);
+                x.is_nan().cmp(&y.is_nan()).then(x.total_cmp(&y))
+            });
         }
     }
     let mut built: Vec<Built> = Vec::new();
