@@ -620,16 +620,11 @@ fn no_processor<'a>(plan: &Plan, metadata: Meta<'a>) -> Response<'a> {
         }
     }
     tags.insert("feature".into(), Value::String("processor".into()));
-    for key in ["destinationId", "workspaceId"] {
-        if let Some(v) = metadata.field(key) {
-            tags.insert(key.into(), v);
-        }
-    }
-    Response::Failure {
+    refusal(
         metadata,
-        error: "Unable to identify the workflow file. Invalid feature input".into(),
-        stat_tags: tags,
-    }
+        "Unable to identify the workflow file. Invalid feature input".into(),
+        tags,
+    )
 }
 
 pub fn failure<'a>(
@@ -648,6 +643,11 @@ pub fn failure<'a>(
     if plan.stat_tags.is_empty() {
         tags.insert("errorType".into(), Value::String(error_type.to_owned()));
     }
+    refusal(metadata, error, tags)
+}
+
+/// A failure item: its statTags, then the destination and workspace its metadata names.
+fn refusal<'a>(metadata: Meta<'a>, error: String, mut tags: Map<String, Value>) -> Response<'a> {
     for key in ["destinationId", "workspaceId"] {
         if let Some(v) = metadata.field(key) {
             tags.insert(key.into(), v);
