@@ -28,11 +28,14 @@ pub fn sdk_context(i: usize) -> Value {
     })
 }
 
-/// Reads criterion's estimate (mean ns per iteration) of one benchmark.
+/// Reads criterion's estimate (mean ns per iteration) of one benchmark, from the target
+/// directory criterion writes to (`CARGO_TARGET_DIR` when set).
 pub fn mean_ns(group: &str, bench: &str) -> Option<f64> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-        "target/criterion/{group}/{bench}/new/estimates.json"
-    ));
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        std::path::PathBuf::from,
+    );
+    let p = target.join(format!("criterion/{group}/{bench}/new/estimates.json"));
     let v: Value = serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()?;
     v["mean"]["point_estimate"].as_f64()
 }

@@ -1,11 +1,12 @@
 //! Front end: `eventmap bench`. Generates a large NDJSON file of request items from seed items
-//! (varying their ids), measures the floor (parse each item into a JSON value and write it back,
-//! nothing else) in this process, then runs `eventmap transform` over the same file as a child
-//! process, streaming, and reports events/s for both, their ratio, and the child's peak RSS.
+//! (varying their ids), then measures in rounds, alternating, the floor (parse each item into a
+//! JSON value and write it back, nothing else, in this process) and `eventmap transform` over
+//! the same file as a child process, streaming; reports events/s for both, the median ratio,
+//! and the child's peak RSS.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -29,6 +30,9 @@ pub struct Args {
     file: Option<PathBuf>,
     #[arg(long)]
     mappings: Option<PathBuf>,
+    /// How many times to measure both, alternating (the median ratio is reported).
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
 }
 
 /// Item `i` of the generated stream: a seed with its ids made unique.
@@ -96,11 +100,64 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         path.display()
     );
 
-    // Floor: parse every item into a Value and serialize it back, nothing else.
+    // Once, untimed: the answers through a pipe, to count them and read the child's peak RSS
+    // (this also brings the file into the page cache for both sides).
+    let counted = transform(&args, &path, true)?;
+
+    // Then rounds, floor and transform alternating, so a change in the machine's load falls on
+    // both. Both write their output and discard it: the floor into `io::sink`, the transform
+    // into the null device.
+    let mut rounds = Vec::with_capacity(args.rounds.max(1));
+    let mut n = 0;
+    for _ in 0..args.rounds.max(1) {
+        let (events, floor_s) = floor(&path)?;
+        n = events;
+        let transform_s = transform(&args, &path, false)?.seconds;
+        rounds.push((floor_s, transform_s));
+    }
+    if args.file.is_none() {
+        let _ = std::fs::remove_file(&path);
+    }
+
+    println!("events:             {n}");
+    println!(
+        "response items:     {} ({:.1} MB)",
+        counted.items,
+        counted.bytes as f64 / 1e6
+    );
+    for (i, (floor_s, transform_s)) in rounds.iter().enumerate() {
+        println!(
+            "round {}:            floor {:>8.0} events/s ({floor_s:.2}s), transform {:>8.0} events/s ({transform_s:.2}s), time ratio {:.2}",
+            i + 1,
+            n as f64 / floor_s,
+            n as f64 / transform_s,
+            transform_s / floor_s
+        );
+    }
+    let mut ratios: Vec<f64> = rounds.iter().map(|(f, t)| t / f).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    println!(
+        "time ratio:         {median:>12.2} (transform time / floor time, median of the rounds)"
+    );
+    println!("throughput ratio:   {:>12.2}", 1.0 / median);
+    match counted.rss_kib {
+        Some(kib) => println!(
+            "peak RSS:           {:>12.1} MB (transform process)",
+            kib as f64 / 1024.0
+        ),
+        None => println!("peak RSS:           unknown (no /proc on this system)"),
+    }
+    Ok(())
+}
+
+/// The floor: parse every line into a `Value` and serialize it back, nothing else, on this
+/// thread. Returns the number of events and the seconds taken.
+fn floor(path: &Path) -> anyhow::Result<(usize, f64)> {
     let t = Instant::now();
     let mut sink = BufWriter::with_capacity(1 << 16, std::io::sink());
     let mut line = String::new();
-    let mut reader = BufReader::with_capacity(1 << 16, File::open(&path)?);
+    let mut reader = BufReader::with_capacity(1 << 16, File::open(path)?);
     let mut n = 0usize;
     loop {
         line.clear();
@@ -113,25 +170,34 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         n += 1;
     }
     sink.flush()?;
-    let floor_s = t.elapsed().as_secs_f64();
+    Ok((n, t.elapsed().as_secs_f64()))
+}
 
-    // Transform: the real binary, streaming NDJSON in and out.
+/// One run of the real binary, `eventmap transform`, streaming the file.
+struct Run {
+    seconds: f64,
+    items: usize,
+    bytes: usize,
+    rss_kib: Option<u64>,
+}
+
+/// Runs `eventmap transform` over `path`; with `count`, its answers come back through a pipe
+/// and are counted, else they go to the null device.
+fn transform(args: &Args, path: &Path, count: bool) -> anyhow::Result<Run> {
     let exe = std::env::current_exe()?;
     let mut cmd = Command::new(exe);
     cmd.args(["transform", "--destination", &args.destination]);
     if let Some(m) = &args.mappings {
         cmd.arg("--mappings").arg(m);
     }
-    cmd.arg(&path)
+    cmd.arg(path)
         .env("EVENTMAP_REPORT_RSS", "1")
-        .stdout(Stdio::piped())
+        .stdout(if count { Stdio::piped() } else { Stdio::null() })
         .stderr(Stdio::piped());
     let t = Instant::now();
     let mut child = cmd.spawn()?;
-    let mut out_items = 0usize;
-    let mut out_bytes = 0usize;
-    {
-        let stdout = child.stdout.take().context("child stdout")?;
+    let (mut items, mut bytes) = (0usize, 0usize);
+    if let Some(stdout) = child.stdout.take() {
         let mut r = BufReader::with_capacity(1 << 16, stdout);
         let mut l = Vec::new();
         loop {
@@ -140,46 +206,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if k == 0 {
                 break;
             }
-            out_bytes += k;
-            out_items += 1;
+            bytes += k;
+            items += 1;
         }
     }
     let out = child.wait_with_output()?;
-    let transform_s = t.elapsed().as_secs_f64();
+    let seconds = t.elapsed().as_secs_f64();
     if !out.status.success() {
         bail!("transform failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let rss = stderr
+    let rss_kib = stderr
         .lines()
         .find_map(|l| l.strip_prefix("eventmap-peak-rss-kib: "))
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if args.file.is_none() {
-        let _ = std::fs::remove_file(&path);
-    }
-
-    let floor_eps = n as f64 / floor_s;
-    let transform_eps = n as f64 / transform_s;
-    println!("events:             {n}");
-    println!(
-        "response items:     {out_items} ({:.1} MB)",
-        out_bytes as f64 / 1e6
-    );
-    println!(
-        "floor:              {floor_eps:>12.0} events/s  (parse + serialize only, {floor_s:.2}s)"
-    );
-    println!(
-        "transform:          {transform_eps:>12.0} events/s  (eventmap transform, NDJSON streaming, {transform_s:.2}s)"
-    );
-    println!("ratio to floor:     {:>12.2}", transform_eps / floor_eps);
-    match rss {
-        Some(kib) => println!(
-            "peak RSS:           {:>12.1} MB (transform process)",
-            kib as f64 / 1024.0
-        ),
-        None => println!("peak RSS:           unknown (no /proc on this system)"),
-    }
-    Ok(())
+    Ok(Run {
+        seconds,
+        items,
+        bytes,
+        rss_kib,
+    })
 }
 
 fn tempfile_path() -> PathBuf {
