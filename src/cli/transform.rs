@@ -247,23 +247,22 @@ fn read_run(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
 
 /// Maps every non-blank line of a run, writing each answer on a line of its own.
 fn map_run(batch: &mut Batch<'_>, run: &[u8], answers: &mut Vec<u8>) {
-    let mut responses = Vec::with_capacity(2);
-    let mut start = 0;
-    let ends = memchr::memchr_iter(b'\n', run).chain(std::iter::once(run.len()));
-    for end in ends {
-        let item = run[start..end].trim_ascii();
-        start = end + 1;
-        if item.is_empty() {
-            continue;
-        }
-        responses.clear();
-        batch.push_bytes(item, &mut responses);
-        for resp in &responses {
+    let lines = memchr::memchr_iter(b'\n', run)
+        .chain(std::iter::once(run.len()))
+        .scan(0, |start, end| {
+            let item = run[*start..end].trim_ascii();
+            *start = end + 1;
+            Some(item)
+        })
+        .filter(|item| !item.is_empty());
+    batch.push_all(lines, |responses| {
+        for resp in responses.iter() {
             // Writing to a Vec cannot fail.
             let _ = write_js_of(&mut *answers, resp);
             answers.push(b'\n');
         }
-    }
+        true
+    });
 }
 
 /// Writes why item `n` answers as it does, from its actual responses: each response's

@@ -402,9 +402,7 @@ fn write_run(engine: &Engine, run: &[&RawValue]) -> Written {
         bad: 0,
     };
     let mut batch = engine.batch();
-    let mut responses = Vec::new();
-    for item in run {
-        batch.push(item.get(), &mut responses);
+    batch.push_all(run.iter().map(|item| item.get()), |responses| {
         for r in responses.drain(..) {
             if r.status() == 200 {
                 w.ok += 1;
@@ -417,7 +415,8 @@ fn write_run(engine: &Engine, run: &[&RawValue]) -> Written {
             // Writing to a Vec cannot fail.
             let _ = write_js_of(&mut w.buf, &r);
         }
-    }
+        true
+    });
     w
 }
 
@@ -602,11 +601,8 @@ fn run_batch(
                 return None;
             }
         } else {
-            for item in &items {
-                batch.push(item.get(), &mut responses);
-                if !out.push(&mut responses) {
-                    return None;
-                }
+            if !batch.push_all(items.iter().map(|item| item.get()), |r| out.push(r)) {
+                return None;
             }
         }
     }
