@@ -316,6 +316,17 @@ pub enum Unary {
     Plus,
 }
 
+/// `$.<list>[?(@.<key> == '<equals>')].<then>`: of the members (or elements) of the value at
+/// `list`, the first that is an object whose `key` is the text `equals` and that has a value
+/// at `then`. Every name is an own key, as in JSONPath.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonFilter {
+    pub list: Vec<Box<str>>,
+    pub key: Box<str>,
+    pub equals: Box<str>,
+    pub then: Vec<Box<str>>,
+}
+
 #[derive(Debug, Clone)]
 pub enum Expr {
     Literal(Value),
@@ -327,6 +338,9 @@ pub enum Expr {
     Index(Box<Expr>, Box<Expr>),
     /// A JSONPath selector over the message; the first match.
     JsonPath(Arc<JpQuery>),
+    /// The commonest JSONPath form, `$.a.b[?(@.key == 'text')].c`, walked directly: the
+    /// same first match as [`Expr::JsonPath`] gives for it.
+    JsonFilter(Arc<JsonFilter>),
     /// A list literal; `true` marks a spread element.
     Array(Vec<(bool, Expr)>),
     /// An object literal: keys in order, `None` for a spread.

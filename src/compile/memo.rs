@@ -125,7 +125,7 @@ fn is_config_only(e: &Expr, pure: &Purity) -> bool {
         },
         Expr::Member(base, _, _) | Expr::Unary(_, base) => is_config_only(base, pure),
         Expr::Index(base, key) => is_config_only(base, pure) && is_config_only(key, pure),
-        Expr::JsonPath(_) => false,
+        Expr::JsonPath(_) | Expr::JsonFilter(_) => false,
         Expr::Array(items) => items.iter().all(|(_, x)| is_config_only(x, pure)),
         Expr::Object(entries) => entries.iter().all(|(_, x)| is_config_only(x, pure)),
         Expr::Text(t) => t.parts.iter().all(|p| match p {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::Failure;
 use super::func;
 use super::js;
-use crate::plan::{Expr, Path, Plan, Root, Text, TextPart, Unary};
+use crate::plan::{Expr, JsonFilter, Path, Plan, Root, Text, TextPart, Unary};
 
 pub type Val<'a> = Option<Cow<'a, Value>>;
 
@@ -150,6 +150,7 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
             .ok()
             .and_then(|found| found.into_iter().next())
             .map(|r| Cow::Borrowed(r.val)),
+        Expr::JsonFilter(f) => json_filter(f, s.message).map(Cow::Borrowed),
         Expr::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for (spread, x) in items {
@@ -197,6 +198,30 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
         }
         Expr::Call(f, args) => func::call(*f, args, s)?,
     })
+}
+
+/// A [`JsonFilter`]'s first match in `message`.
+pub fn json_filter<'v>(f: &JsonFilter, message: &'v Value) -> Option<&'v Value> {
+    fn walk<'v>(mut v: &'v Value, names: &[Box<str>]) -> Option<&'v Value> {
+        for n in names {
+            v = v.as_object()?.get(n.as_ref())?;
+        }
+        Some(v)
+    }
+    let matches = |c: &&'v Value| {
+        c.as_object()
+            .and_then(|o| o.get(f.key.as_ref()))
+            .and_then(Value::as_str)
+            == Some(&f.equals)
+    };
+    match walk(message, &f.list)? {
+        Value::Array(items) => items.iter().filter(matches).find_map(|c| walk(c, &f.then)),
+        Value::Object(members) => members
+            .values()
+            .filter(matches)
+            .find_map(|c| walk(c, &f.then)),
+        _ => None,
+    }
 }
 
 /// One member of an object being built: `key: value` (undefined removes the key, as
