@@ -278,12 +278,19 @@ fn own<'a>(target: &'a Value, key: &str) -> Option<&'a Value> {
     match target {
         // Event objects are small: comparing keys beats hashing them.
         Value::Object(m) if m.len() <= 16 => {
-            m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+            m.iter().find(|(k, _)| same_key(k, key)).map(|(_, v)| v)
         }
         Value::Object(m) => m.get(key),
         Value::Array(a) => array_index(key).and_then(|i| a.get(i)),
         _ => None,
     }
+}
+
+/// Key equality for scans: the length and the first byte rule out most keys before the
+/// bytes are compared.
+#[inline]
+fn same_key(k: &str, key: &str) -> bool {
+    k.len() == key.len() && k.as_bytes().first() == key.as_bytes().first() && k == key
 }
 
 /// A canonical array index (`"0"`, `"12"`, not `"01"`).
@@ -594,7 +601,7 @@ fn slot<'a>(obj: &'a mut Value, key: &SetKey) -> Result<Option<&'a mut Value>, S
 pub fn object_slot<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Value {
     if m.len() <= 16 {
         // Small objects: a scan beats hashing.
-        return match m.keys().position(|k| k == key) {
+        return match m.keys().position(|k| same_key(k, key)) {
             Some(i) => m
                 .values_mut()
                 .nth(i)

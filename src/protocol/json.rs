@@ -175,24 +175,25 @@ pub fn is_js_canonical(raw: &str) -> bool {
     let b = raw.as_bytes();
     let mut i = 0;
     // The keys of every open object, one after another; `frames` says where each open
-    // object's keys start (or that it is a list). Duplicate keys are caught, which
+    // object's keys start (or that it is a list), with a 64-bit sketch of its keys so that
+    // most keys are known new without comparing them. Duplicate keys are caught, which
     // JavaScript collapses (the last value wins).
     let mut keys: Vec<&str> = Vec::new();
-    let mut frames: Vec<usize> = Vec::new();
+    let mut frames: Vec<(usize, u64)> = Vec::new();
     while i < b.len() {
         match b[i] {
             // Deeper than the parser goes: let the parser say so.
             b'[' | b'{' if frames.len() >= 128 => return false,
             b'{' => {
-                frames.push(keys.len());
+                frames.push((keys.len(), 0));
                 i += 1;
             }
             b'[' => {
-                frames.push(LIST);
+                frames.push((LIST, 0));
                 i += 1;
             }
             b']' | b'}' => {
-                if let Some(start) = frames.pop()
+                if let Some((start, _)) = frames.pop()
                     && start != LIST
                 {
                     keys.truncate(start);
@@ -226,13 +227,15 @@ pub fn is_js_canonical(raw: &str) -> bool {
                     if !escaped && !key.is_empty() && key.bytes().all(|c| c.is_ascii_digit()) {
                         return false;
                     }
-                    if let Some(&first) = frames.last()
-                        && first != LIST
+                    if let Some((first, sketch)) = frames.last_mut()
+                        && *first != LIST
                     {
-                        let open = &keys[first..];
-                        if open.len() >= 64 || open.contains(&key) {
+                        let open = &keys[*first..];
+                        let bit = key_sketch(key);
+                        if open.len() >= 64 || (*sketch & bit != 0 && open.contains(&key)) {
                             return false;
                         }
+                        *sketch |= bit;
                         keys.push(key);
                     }
                 }
@@ -253,6 +256,20 @@ pub fn is_js_canonical(raw: &str) -> bool {
         }
     }
     true
+}
+
+/// One of 64 bits for a key, from its length and its first and last bytes: equal keys have
+/// the same bit.
+fn key_sketch(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let (first, last) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
+    let h = (b.len() as u32)
+        .wrapping_mul(0x9E37_79B9)
+        .wrapping_add(u32::from(first) << 8 | u32::from(last));
+    1 << (h.wrapping_mul(0x85EB_CA6B) >> 26)
 }
 
 pub fn to_js_string(value: &Value) -> String {
