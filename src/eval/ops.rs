@@ -11,7 +11,7 @@ use super::js;
 use super::{Event, Failure, Output};
 use crate::compile::ANY;
 use crate::coverage::{Hit, Kind};
-use crate::plan::{Body, Clean, Field, Op, Origin, Request, Shape, Step, Target};
+use crate::plan::{Body, Clean, Expr, Field, Op, Origin, Request, Root, Shape, Step, Target};
 
 /// Most payloads one `fan_out` may make from an event: each is a copy of the payload, so the
 /// limit bounds what one event can cost.
@@ -459,9 +459,21 @@ impl Event<'_> {
                 let out = if request.fast {
                     Output::Payload(p, request.clone())
                 } else {
-                    let built = self.build(request, st, &p)?;
-                    // The router batches payloads: keep it beside its response.
-                    Output::Built(built, self.env.router.then_some(p))
+                    let (mut built, hole) = self.build(request, st, &p)?;
+                    // The router batches payloads: keep it beside its response. Where the
+                    // request holds the whole payload, it moves there unless it is kept.
+                    let kept = match hole.and_then(|at| value_at(&mut built, &at)) {
+                        Some(slot) if self.env.router => {
+                            *slot = p.clone();
+                            Some(p)
+                        }
+                        Some(slot) => {
+                            *slot = p;
+                            None
+                        }
+                        None => self.env.router.then_some(p),
+                    };
+                    Output::Built(built, kept)
                 };
                 st.out.push((out, trace));
             }
@@ -484,15 +496,24 @@ impl Event<'_> {
     }
 
     /// The response of a payload: each request field evaluated, in order; fields whose
-    /// value is undefined are left out, as `JSON.stringify` leaves them out.
-    fn build(&self, request: &Request, st: &State, payload: &Value) -> Result<Value, Failure> {
+    /// value is undefined are left out, as `JSON.stringify` leaves them out. Where a field
+    /// (or a member of one, by keys) is the whole payload, it is left null and its keys
+    /// returned, for the caller to move the payload there rather than copy it.
+    fn build<'r>(
+        &self,
+        request: &'r Request,
+        st: &State,
+        payload: &Value,
+    ) -> Result<(Value, Option<Vec<&'r str>>), Failure> {
         let scope = Scope {
             payload,
             ..self.scope(st)
         };
         let mut m = Map::new();
+        let mut hole = Hole::default();
         for (name, shape) in &request.fields {
-            let v = shape_value(shape, &scope).map_err(|mut f| {
+            hole.at.push(name);
+            let v = shape_value(shape, &scope, Some(&mut hole)).map_err(|mut f| {
                 f.step.get_or_insert_with(|| request.step.as_str().into());
                 f
             })?;
@@ -506,25 +527,64 @@ impl Event<'_> {
                 }
                 None => {}
             }
+            hole.at.pop();
         }
-        Ok(Value::Object(m))
+        Ok((Value::Object(m), hole.found))
     }
 }
 
-fn shape_value(shape: &Shape, s: &Scope<'_>) -> Result<Option<Value>, Failure> {
+/// Where a request holds the whole payload: the keys down to the shape being evaluated, and
+/// those of the first shape that is the whole payload.
+#[derive(Default)]
+struct Hole<'r> {
+    at: Vec<&'r str>,
+    found: Option<Vec<&'r str>>,
+}
+
+/// The value at `keys` (objects only).
+fn value_at<'v>(mut v: &'v mut Value, keys: &[&str]) -> Option<&'v mut Value> {
+    for k in keys {
+        v = v.as_object_mut()?.get_mut(*k)?;
+    }
+    Some(v)
+}
+
+/// A request shape's value. Given a [`Hole`], the first shape that is the whole payload
+/// (reached through keys alone) is left null and its keys noted there.
+fn shape_value<'r>(
+    shape: &'r Shape,
+    s: &Scope<'_>,
+    mut hole: Option<&mut Hole<'r>>,
+) -> Result<Option<Value>, Failure> {
     Ok(match shape {
+        Shape::Expr(Expr::Path(p)) if p.root == Root::Payload && p.segs.is_empty() => match hole {
+            Some(h) if h.found.is_none() && s.payload.is_object() => {
+                h.found = Some(h.at.clone());
+                Some(Value::Null)
+            }
+            _ => Some(s.payload.clone()),
+        },
         Shape::Expr(e) => eval(e, s)?.map(Cow::into_owned),
         Shape::Object(entries) => {
             let mut m = Map::new();
             for (k, sh) in entries {
-                super::expr::put(&mut m, k.as_deref(), shape_value(sh, s)?);
+                let v = match (k, hole.as_deref_mut()) {
+                    (Some(k), Some(h)) => {
+                        h.at.push(k);
+                        let v = shape_value(sh, s, Some(&mut *h));
+                        h.at.pop();
+                        v?
+                    }
+                    _ => shape_value(sh, s, None)?,
+                };
+                super::expr::put(&mut m, k.as_deref(), v);
             }
             Some(Value::Object(m))
         }
         Shape::List(items) => {
             let mut out = Vec::with_capacity(items.len());
             for sh in items {
-                out.push(shape_value(sh, s)?.unwrap_or(Value::Null));
+                out.push(shape_value(sh, s, None)?.unwrap_or(Value::Null));
             }
             Some(Value::Array(out))
         }
