@@ -1051,15 +1051,8 @@ pub fn number_literal(n: &str) -> Value {
 fn jsonpath_prefix(s: &str) -> Vec<Box<str>> {
     let mut segs = Vec::new();
     let mut rest = &s[1..];
-    while let Some(r) = rest.strip_prefix('.') {
-        let end = r
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .unwrap_or(r.len());
-        let name = &r[..end];
-        if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-            break;
-        }
-        rest = &r[end..];
+    while let Some((name, after)) = rest.strip_prefix('.').and_then(plain_name) {
+        rest = after;
         if !(rest.is_empty() || rest.starts_with(['.', '['])) {
             // `$.a-b`: not a plain name after all.
             break;
@@ -1069,6 +1062,16 @@ fn jsonpath_prefix(s: &str) -> Vec<Box<str>> {
     segs
 }
 
+/// A JSONPath member name after its `.` (letters, digits and `_`, not starting with a
+/// digit) and the text after it; `None` when there is none.
+fn plain_name(r: &str) -> Option<(&str, &str)> {
+    let end = r
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(r.len());
+    let name = &r[..end];
+    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then(|| (name, &r[end..]))
+}
+
 /// `$.a.b[?(@.key == 'text')].c.d` (plain names, a quoted text without quotes or escapes
 /// inside, spaces around `==` or none) as a [`JsonFilter`]; anything else is left to the
 /// JSONPath engine.
@@ -1076,15 +1079,9 @@ fn json_filter(s: &str) -> Option<JsonFilter> {
     fn names(mut rest: &str) -> Option<(Vec<Box<str>>, &str)> {
         let mut out = Vec::new();
         while let Some(r) = rest.strip_prefix('.') {
-            let end = r
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(r.len());
-            let name = &r[..end];
-            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-                return None;
-            }
+            let (name, after) = plain_name(r)?;
             out.push(name.into());
-            rest = &r[end..];
+            rest = after;
         }
         Some((out, rest))
     }
