@@ -99,7 +99,7 @@ enum Load {
 
 fn load(engine: &Engine, dest: &str) -> Option<Load> {
     let (items, routed) = golden_inputs(dest);
-    let ok = |r: &Value| r["statusCode"] == 200;
+    let ok = |r: &eventmap::value::Value| r["statusCode"] == 200;
     let good: Vec<&Value> = items
         .iter()
         .filter(|i| {
@@ -190,7 +190,8 @@ fn benches(c: &mut Criterion, filter: Option<&str>) -> Vec<Measured> {
                 for t in &items {
                     b.push(t, &mut resp);
                 }
-                let responses: Vec<Value> = resp.iter().map(|r| r.to_value()).collect();
+                let responses: Vec<Value> =
+                    resp.iter().map(|r| Value::from(r.to_value())).collect();
                 group.bench_function(BenchmarkId::from_parameter("floor"), |bench| {
                     bench.iter(|| {
                         out.clear();

@@ -168,7 +168,10 @@ fn benches(c: &mut Criterion) {
         for t in &items {
             b.push(t, &mut resp);
         }
-        let responses: Vec<Value> = resp.iter().map(|r| r.to_value()).collect();
+        let responses: Vec<Value> = resp
+            .iter()
+            .map(|r| serde_json::Value::from(r.to_value()))
+            .collect();
         assert!(
             responses.iter().all(|r| r["statusCode"] == 200),
             "{case}: every event maps"

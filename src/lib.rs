@@ -15,8 +15,9 @@ pub mod protocol;
 pub mod registry;
 pub mod server;
 pub mod spec;
+pub mod value;
 
-use serde_json::Value;
+use value::Value;
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use plan::Plan;
@@ -45,8 +46,8 @@ impl Engine {
     }
 
     /// One parsed request item -> its response items (as JSON values).
-    pub fn transform(&self, item: Value) -> Vec<Value> {
-        protocol::transform_value(&self.plan, item, &self.env)
+    pub fn transform(&self, item: impl Into<Value>) -> Vec<Value> {
+        protocol::transform_value(&self.plan, item.into(), &self.env)
             .iter()
             .map(protocol::Response::to_value)
             .collect()
@@ -72,14 +73,14 @@ impl Engine {
     }
 
     /// Parsed request items, in order -> response items (as JSON values).
-    pub fn transform_batch(&self, items: Vec<Value>) -> Vec<Value> {
+    pub fn transform_batch<V: Into<Value>>(&self, items: Vec<V>) -> Vec<Value> {
         items.into_iter().flat_map(|i| self.transform(i)).collect()
     }
 
     /// A routerTransform body -> its answer body (`{"output": [...]}`); `Err` for a body that
     /// is not one.
-    pub fn route(&self, body: Value) -> Result<Value, String> {
-        protocol::router::route_body(&self.plan, body, &self.env)
+    pub fn route(&self, body: impl Into<Value>) -> Result<Value, String> {
+        protocol::router::route_body(&self.plan, body.into(), &self.env)
     }
 
     /// The fast path for raw request items: see [`protocol::Batch`].

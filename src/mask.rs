@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::eval::func::{base64, url_encode};
 use crate::plan::Plan;

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::value::Value;
 use jsonpath_rust::parser::model::JpQuery;
 use regex::Regex;
-use serde_json::Value;
 
 use crate::eval::js::SetKey;
 use crate::spec::node::Pos;

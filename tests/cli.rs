@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use common::{copy_dir, edit};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use eventmap::value::Value;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_eventmap"))

@@ -12,8 +12,8 @@ mod common;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use eventmap::value::Value;
 use eventmap::{Engine, Mappings};
-use serde_json::Value;
 
 fn destinations_dir() -> PathBuf {
     std::env::var_os("EVENTMAP_DESTINATIONS")

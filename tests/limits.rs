@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventmap::Mappings;
+use eventmap::json;
 use eventmap::server::{AppState, ServerConfig, serve_with};
-use serde_json::{Value, json};
+use eventmap::value::Value;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -302,7 +303,7 @@ async fn the_upstream_forwarder_behaves_like_a_proxy() {
             )
                 .into_response();
         }
-        let headers: serde_json::Map<String, Value> = req
+        let headers: eventmap::value::Map = req
             .headers()
             .iter()
             .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or(""))))

@@ -11,9 +11,10 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
+use eventmap::json;
+use eventmap::value::Value;
 use eventmap::{Engine, Mappings};
 use proptest::prelude::*;
-use serde_json::{Value, json};
 
 fn engine() -> &'static Engine {
     static E: OnceLock<Engine> = OnceLock::new();
@@ -215,7 +216,7 @@ proptest! {
     ) {
         let engines = all_engines();
         let (e, keys) = &engines[pick.index(engines.len())];
-        let mut config = serde_json::Map::new();
+        let mut config = eventmap::value::Map::new();
         for (i, k) in keys.iter().enumerate() {
             let v = if plausible { json!("x") } else { values[i % values.len()].clone() };
             config.insert(k.clone(), v);

@@ -49,7 +49,10 @@ fn evaluate(expr: &str) -> Result<Option<Value>, String> {
     if first["statusCode"] != 200 {
         return Err(first["error"].to_string());
     }
-    Ok(first["output"]["body"]["JSON"].get("r").cloned())
+    Ok(first["output"]["body"]["JSON"]
+        .get("r")
+        .cloned()
+        .map(Into::into))
 }
 
 #[test]

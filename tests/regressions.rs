@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
+use eventmap::value::Value;
 use eventmap::{Engine, Mappings};
-use serde_json::Value;
 
 fn engine() -> Engine {
     let m = Mappings::Dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings"));

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::{copy_dir, edit, request_raw};
+use eventmap::json;
+use eventmap::value::Value;
 use eventmap::{Engine, Mappings};
-use serde_json::{Value, json};
 
 /// The secret every test hides: an API key that Loops sends as `Bearer <key>`.
 const SECRET: &str = "loops-secret-1";

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use eventmap::json;
 use eventmap::server::{AppState, app, serve_with};
+use eventmap::value::Value;
 use eventmap::{Engine, Mappings};
 use http_body_util::BodyExt;
-use serde_json::{Value, json};
 use tower::ServiceExt;
 
 fn repo() -> PathBuf {

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use eventmap::protocol::json::write_js;
-use serde_json::Value;
+use eventmap::value::Value;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use eventmap::golden::{brief, walk_differences};
 use eventmap::mask::Secrets;
 use eventmap::protocol::json::to_js_string;
+use eventmap::value::Value;
 use eventmap::{Engine, Mappings};
-use serde_json::Value;
 
 use super::render;
 

@@ -31,7 +31,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .with_context(|| format!("cannot open {}", p.display()))?
             .read_to_string(&mut text)?,
     };
-    let body: serde_json::Value =
+    let body: eventmap::value::Value =
         serde_json::from_str(&text).context("the routerTransform body is not JSON")?;
     let answer = engine.route(body).map_err(anyhow::Error::msg)?;
     let mut out = io::stdout().lock();

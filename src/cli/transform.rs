@@ -271,7 +271,7 @@ fn map_run(batch: &mut Batch<'_>, run: &[u8], answers: &mut Vec<u8>) {
 fn explain(engine: &Engine, n: usize, text: &str, responses: &[Response<'_>]) {
     use eventmap::protocol::processor::{Explanation, explain, prepare};
     let mut err = io::stderr().lock();
-    let item: serde_json::Value = match serde_json::from_str(text) {
+    let item: eventmap::value::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             let _ = writeln!(err, "# item {n}: not JSON ({e})");
@@ -291,7 +291,7 @@ fn explain(engine: &Engine, n: usize, text: &str, responses: &[Response<'_>]) {
         Some(j) => format!("# item {n} (jobId {j})"),
         None => format!("# item {n}"),
     };
-    let answers: Vec<serde_json::Value> = responses.iter().map(Response::to_value).collect();
+    let answers: Vec<eventmap::value::Value> = responses.iter().map(Response::to_value).collect();
     let explanation = explain(&engine.plan, item, &engine.env);
     let failed = answers.iter().find(|a| a["statusCode"] != 200);
     if let Some(f) = failed {

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use crate::diag::{Code, Diagnostic, suggest};
 use crate::plan::{Field, Origin, Path, Request};
@@ -24,7 +24,7 @@ pub struct Cx<'s> {
     pub diags: Vec<Diagnostic>,
     pub file: Arc<str>,
     pub aliases: HashMap<String, Vec<Path>>,
-    pub tables: HashMap<String, Arc<Map<String, Value>>>,
+    pub tables: HashMap<String, Arc<Map>>,
     pub lists: HashMap<String, Arc<[String]>>,
     pub field_groups: HashMap<String, Vec<Field>>,
     pub procedures: HashMap<String, Named<'s>>,

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::cx::{Cx, join};
 use super::parse::{self, Arg as PArg, Ast, AstKind, Prop, TextPart as PTextPart};
@@ -213,7 +213,7 @@ impl<'s> Cx<'s> {
             }
             Kind::Map(entries) => {
                 let Some((k, v)) = entries.first() else {
-                    return Some(Expr::Literal(Value::Object(serde_json::Map::new())));
+                    return Some(Expr::Literal(Value::Object(crate::value::Map::new())));
                 };
                 let key = k.scalar_text();
                 match key.as_str() {
@@ -1110,7 +1110,8 @@ fn json_filter(s: &str) -> Option<JsonFilter> {
 #[cfg(test)]
 mod tests {
     use super::{json_filter, jsonpath_prefix};
-    use serde_json::{Value, json};
+    use crate::json;
+    use crate::value::Value;
 
     #[test]
     fn the_commonest_selector_is_walked_directly_with_the_same_answers() {

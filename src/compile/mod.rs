@@ -12,7 +12,7 @@ mod request;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::value::Value;
 
 use crate::diag::{Code, Diagnostic, Diagnostics, suggest};
 use crate::plan::{ConfigCheck, Flow, Plan, Root, Step, Text, TypeRule};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::cx::{Cx, join};
 use crate::diag::{Code, suggest};
@@ -210,7 +210,7 @@ impl<'s> Cx<'s> {
                     whole: "".into(),
                     segs: Vec::new(),
                 })),
-                None => Shape::Expr(Expr::Literal(Value::Object(serde_json::Map::new()))),
+                None => Shape::Expr(Expr::Literal(Value::Object(crate::value::Map::new()))),
             };
             out.push((Some(name), shape));
         }
@@ -290,7 +290,7 @@ fn default_field(name: &str) -> Shape {
         "endpoint" => Value::String(String::new()),
         // Absent: the processor answers its default `""`.
         "userId" => Value::Null,
-        _ => Value::Object(serde_json::Map::new()),
+        _ => Value::Object(crate::value::Map::new()),
     };
     Shape::Expr(Expr::Literal(v))
 }
@@ -301,7 +301,7 @@ pub fn literal_value(s: &Shape) -> Option<Value> {
         Shape::Expr(Expr::Literal(v)) => Some(v.clone()),
         Shape::Expr(_) => None,
         Shape::Object(entries) => {
-            let mut m = serde_json::Map::new();
+            let mut m = crate::value::Map::new();
             for (k, s) in entries {
                 m.insert(k.clone()?, literal_value(s)?);
             }

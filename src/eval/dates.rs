@@ -2,7 +2,7 @@
 //! other spellings, numbers as milliseconds; the local time zone is UTC, as on the reference's
 //! servers), writing it as `toISOString` does, and formatting with moment.js patterns.
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::js;
 
@@ -467,7 +467,7 @@ pub fn format(ms: f64, pattern: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn ms(s: &str) -> Option<f64> {
         parse(Some(&json!(s)))

@@ -2,7 +2,7 @@
 //! config are replaced per event by the value at `path` in the request item (`event.` standing
 //! for `message.`), which is then removed from the item, or else by the default.
 
-use serde_json::Value;
+use crate::value::Value;
 
 use super::js;
 
@@ -61,7 +61,7 @@ fn resolve_string(s: &str, item: &mut Value) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn takes_the_event_value_and_removes_it() {

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::Failure;
 use super::func;
@@ -226,7 +226,7 @@ pub fn json_filter<'v>(f: &JsonFilter, message: &'v Value) -> Option<&'v Value> 
 
 /// One member of an object being built: `key: value` (undefined removes the key, as
 /// `{a: undefined}` has no `a` once written as JSON), or `...value` when there is no key.
-pub fn put(m: &mut Map<String, Value>, key: Option<&str>, v: Option<Value>) {
+pub fn put(m: &mut Map, key: Option<&str>, v: Option<Value>) {
     match (key, v) {
         (Some(name), Some(v)) => *js::object_slot(m, name) = v,
         (Some(name), None) => {
@@ -238,7 +238,7 @@ pub fn put(m: &mut Map<String, Value>, key: Option<&str>, v: Option<Value>) {
 }
 
 /// `{...v}`: the own enumerable keys of a value, in JavaScript's order.
-pub fn spread_into(m: &mut Map<String, Value>, v: Value) {
+pub fn spread_into(m: &mut Map, v: Value) {
     match v {
         Value::Object(o) => {
             for (k, v) in o {

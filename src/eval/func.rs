@@ -6,8 +6,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use crate::value::{Map, Value};
 use regex::Regex;
-use serde_json::{Map, Value};
 
 use super::Failure;
 use super::dates;
@@ -1035,7 +1035,7 @@ fn key_list(v: Option<&Value>) -> Vec<String> {
 
 /// fast-xml-parser's builder (`ignoreAttributes: false`, `suppressEmptyNode: true`).
 mod xml {
-    use serde_json::{Map, Value};
+    use crate::value::{Map, Value};
 
     use super::js;
 
@@ -1063,7 +1063,7 @@ mod xml {
         }
     }
 
-    fn object_node(m: &Map<String, Value>, key: &str) -> String {
+    fn object_node(m: &Map, key: &str) -> String {
         let (attrs, val) = build(m);
         if m.len() == 1
             && let Some(t) = m.get("#text")
@@ -1078,7 +1078,7 @@ mod xml {
     }
 
     /// The attributes and the content an object's members make.
-    pub fn build(m: &Map<String, Value>) -> (String, String) {
+    pub fn build(m: &Map) -> (String, String) {
         let (mut attrs, mut val) = (String::new(), String::new());
         for (key, v) in crate::protocol::json::js_order(m) {
             let attr = key.strip_prefix("@_").filter(|_| key != "#text");
@@ -1308,7 +1308,7 @@ pub fn to_fixed(x: f64, digits: usize) -> String {
 }
 
 /// The reference's `flattenJson` (arrays flattened as `key[i]`).
-fn flatten(v: &Value, prop: &str, sep: &str, out: &mut Map<String, Value>) {
+fn flatten(v: &Value, prop: &str, sep: &str, out: &mut Map) {
     match v {
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {

@@ -1,8 +1,8 @@
 //! Evaluation helpers: the JavaScript value semantics the reference transformer's answers
 //! depend on (truthiness, emptiness, `get-value` / `set-value` paths, lodash `merge`, the two
-//! cleaning policies, `Number#toString`). Pure functions over `serde_json::Value`.
+//! cleaning policies, `Number#toString`). Pure functions over `crate::value::Value`.
 
-use serde_json::{Map, Number, Value};
+use crate::value::{Map, Number, Value};
 
 /// Longest array an index written by a path may create; past it a write is refused rather
 /// than filling memory with holes.
@@ -598,23 +598,8 @@ fn slot<'a>(obj: &'a mut Value, key: &SetKey) -> Result<Option<&'a mut Value>, S
 
 /// The member `key` of an object, inserted as `null` at the end when missing. Existing keys
 /// are found without allocating.
-pub fn object_slot<'a>(m: &'a mut Map<String, Value>, key: &str) -> &'a mut Value {
-    if m.len() <= 16 {
-        // Small objects: a scan beats hashing.
-        return match m.keys().position(|k| same_key(k, key)) {
-            Some(i) => m
-                .values_mut()
-                .nth(i)
-                .unwrap_or_else(|| unreachable!("position came from keys")),
-            None => m.entry(key.to_owned()).or_insert(Value::Null),
-        };
-    }
-    if m.contains_key(key) {
-        return m
-            .get_mut(key)
-            .unwrap_or_else(|| unreachable!("contains_key said so"));
-    }
-    m.entry(key.to_owned()).or_insert(Value::Null)
+pub fn object_slot<'a>(m: &'a mut Map, key: &str) -> &'a mut Value {
+    m.entry_or_insert_with(key, || Value::Null)
 }
 
 /// `set-value`: writes `value` at `keys`, creating objects (or arrays before a numeric key)
@@ -744,7 +729,7 @@ pub fn clean_top(v: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     fn segs(p: &str) -> Vec<Box<str>> {
         p.split('.').map(Into::into).collect()

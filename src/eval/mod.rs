@@ -10,7 +10,7 @@ mod ops;
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use crate::plan::{Origin, Plan, Request};
 use ops::{Control, State, Trace};

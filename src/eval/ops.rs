@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use super::expr::{Scope, eval};
 use super::js;
@@ -544,7 +544,7 @@ struct Hole<'r> {
 /// The value at `keys` (objects only).
 fn value_at<'v>(mut v: &'v mut Value, keys: &[&str]) -> Option<&'v mut Value> {
     for k in keys {
-        v = v.as_object_mut()?.get_mut(*k)?;
+        v = v.as_object_mut()?.get_mut(k)?;
     }
     Some(v)
 }

@@ -5,9 +5,9 @@
 
 use std::io::{self, Write};
 
+use crate::value::Value;
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq};
-use serde_json::Value;
 use serde_json::ser::{CompactFormatter, Formatter, Serializer};
 
 use crate::eval::js::{is_plain_integer, json_number_to_js};
@@ -44,7 +44,7 @@ fn index_key(k: &str) -> Option<u32> {
 
 /// An object's members in JavaScript's property order: integer-like keys first, ascending,
 /// then the rest in insertion order.
-pub fn js_order(m: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
+pub fn js_order(m: &crate::value::Map) -> Vec<(&String, &Value)> {
     if !m.keys().any(|k| index_key(k).is_some()) {
         return m.iter().collect();
     }

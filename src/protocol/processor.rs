@@ -4,10 +4,10 @@
 //! JSON to echo, and parses each distinct destination once per batch. Dynamic config is
 //! resolved here, before the plan runs.
 
+use crate::value::{Map, Value};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use super::json::{Js, is_js_canonical, without_lone_surrogates};
 use super::project::split_item;
@@ -48,7 +48,7 @@ pub enum Response<'a> {
     Failure {
         metadata: Meta<'a>,
         error: String,
-        stat_tags: Map<String, Value>,
+        stat_tags: Map,
     },
 }
 
@@ -729,7 +729,7 @@ pub fn failure<'a>(
 }
 
 /// A failure item: its statTags, then the destination and workspace its metadata names.
-fn refusal<'a>(metadata: Meta<'a>, error: String, mut tags: Map<String, Value>) -> Response<'a> {
+fn refusal<'a>(metadata: Meta<'a>, error: String, mut tags: Map) -> Response<'a> {
     for key in ["destinationId", "workspaceId"] {
         if let Some(v) = metadata.field(key) {
             tags.insert(key.into(), v);

@@ -11,15 +11,15 @@
 //! a second pass over raw parts (what sonic-rs's iterator needs to descend) costs more than it
 //! saves; one serde_json pass does both the skipping and the building.
 
-use std::borrow::Cow;
 use std::fmt;
 
+use crate::value::{Map, Value};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use crate::plan::ReadTree;
+use crate::value::{KeyText, NUMBER_TOKEN};
 
 /// The members of a request item the fast path reads.
 pub struct Parts<'a> {
@@ -66,8 +66,8 @@ impl<'de> Visitor<'de> for ItemVisitor<'_> {
         let mut message = None;
         let (mut destination, mut metadata, mut connection) = (None, None, None);
         let mut repeated = false;
-        while let Some(Key(key)) = map.next_key()? {
-            let raw = match key.as_ref() {
+        while let Some(key) = map.next_key::<KeyText>()? {
+            let raw = match key.as_str() {
                 "message" if message.is_none() => {
                     message = Some(map.next_value_seed(Project { tree: self.tree })?);
                     continue;
@@ -96,42 +96,12 @@ impl<'de> Visitor<'de> for ItemVisitor<'_> {
     }
 }
 
-/// An object key, borrowed from the text when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, s: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
 /// A value projected onto a read tree: objects keep the members the tree reads; anything
 /// read whole, and anything that is not an object, is built whole.
 #[derive(Clone, Copy)]
 struct Project<'t> {
     tree: &'t ReadTree,
 }
-
-/// serde_json hands a number to `deserialize_any` as a one-member map under this key (its
-/// `arbitrary_precision` feature, which keeps the number's text). serde_json's own `Value`
-/// reads it the same way; `numbers_keep_their_text` guards it.
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 impl<'de> DeserializeSeed<'de> for Project<'_> {
     type Value = Value;
@@ -193,13 +163,13 @@ impl<'de> Visitor<'de> for Project<'_> {
         // Sized for what the tree can keep, so the map is not grown key by key.
         let mut m = Map::with_capacity(self.tree.children.len().min(32));
         let mut first = true;
-        while let Some(Key(key)) = map.next_key()? {
-            if std::mem::take(&mut first) && key == NUMBER_TOKEN {
+        while let Some(key) = map.next_key::<KeyText>()? {
+            if std::mem::take(&mut first) && key.as_str() == NUMBER_TOKEN {
                 // Read back as serde_json reads a number's text, so it keeps its spelling.
                 let text: String = map.next_value()?;
-                return serde_json::from_str(&text).map_err(de::Error::custom);
+                return Ok(Value::Number(crate::value::number_from_text(text)));
             }
-            match self.tree.child(&key) {
+            match self.tree.child(key.as_str()) {
                 Some(tree) => {
                     let v = map.next_value_seed(Project { tree })?;
                     m.insert(key.into_owned(), v);

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 use crate::eval::expr::{Scope, eval};
 use crate::eval::{self, Env, Failure, Output, js};

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use crate::json;
+use crate::value::Value;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Request, State};
@@ -15,7 +17,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
 use super::body::{self, BodyError};
 use super::{AppState, peak_rss_bytes, rfc3339};
@@ -612,7 +613,7 @@ fn run_batch(
 /// `GET /health`
 pub async fn health(State(state): State<Arc<AppState>>) -> Response {
     let registry = state.registry.load();
-    let destinations: serde_json::Map<String, Value> = registry
+    let destinations: crate::value::Map = registry
         .engines
         .iter()
         .map(|(name, e)| (name.clone(), json!({"spec_hash": e.plan.spec_hash, "message_types": if e.plan.message_type.any { json!("any") } else { json!(e.plan.message_type.supported) }})))
@@ -652,7 +653,7 @@ pub async fn features(State(state): State<Arc<AppState>>, req: Request) -> Respo
         return forward_whole(&state, upstream, req).await;
     }
     let registry = state.registry.load();
-    let router: serde_json::Map<String, Value> = registry
+    let router: crate::value::Map = registry
         .names()
         .into_iter()
         .map(|n| (n.to_ascii_uppercase(), Value::Bool(true)))

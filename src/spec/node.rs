@@ -74,8 +74,8 @@ impl Node {
     }
 
     /// The node as plain JSON (for literals and tables).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value;
+    pub fn to_json(&self) -> crate::value::Value {
+        use crate::value::Value;
         match &self.kind {
             Kind::Null => Value::Null,
             Kind::Bool(b) => Value::Bool(*b),

@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 
-use serde_json::Value;
+use eventmap::value::Value;
 
 #[allow(unused_imports)]
 pub use eventmap::golden::{canonical, first_difference};
