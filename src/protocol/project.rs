@@ -1,8 +1,9 @@
 //! Projected parsing: one pass of serde_json over a request item that keeps the message's
 //! parts a plan reads ([`ReadTree`]) as values, the destination and metadata as raw text, and
 //! skips everything else without building it (skipped values are still validated, so bad
-//! JSON is refused as before). Kept parts are built by serde_json itself, so numbers, strings
-//! and key order are exactly those of a full parse.
+//! JSON is refused as before). Kept parts are built by the same deserializer that builds a
+//! whole [`Value`] from serde_json's tokens, so numbers, strings and key order are exactly
+//! those of a full parse.
 //!
 //! Why serde_json: `benches/parse.rs` measures it against sonic-rs (its lazy object iterator
 //! and `get_many` over a pointer tree, checked and unchecked) and simd-json on the same ~2 KB
