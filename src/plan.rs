@@ -404,6 +404,9 @@ pub struct Request {
     /// Every field is a literal except `body.JSON`, which is the payload, and there is no
     /// `userId`: the response can be written straight from the plan.
     pub fast: bool,
+    /// For a fast request, its response text around the payload (see
+    /// [`crate::protocol::processor::fast_template`]); empty otherwise.
+    pub template: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use eventmap::Engine;
 use eventmap::mask::Secrets;
 use eventmap::protocol::Response;
-use eventmap::protocol::json::{to_js_string, write_js_of};
+use eventmap::protocol::json::{WriteJs, to_js_string, write_js_of};
 use eventmap::protocol::processor::Batch;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::value::RawValue;
@@ -237,8 +237,25 @@ fn ndjson(
 /// The next run of whole lines (about [`RUN_BYTES`]); `None` at the end of the input.
 fn read_run(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
     let mut run = Vec::with_capacity(RUN_BYTES + (16 << 10));
-    while run.len() < RUN_BYTES {
-        if reader.read_until(b'\n', &mut run)? == 0 {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        // Whole buffers until the run is long enough, then up to the end of its last line:
+        // one newline search per run, not one per line.
+        let take = if run.len() < RUN_BYTES {
+            buf.len().min(RUN_BYTES - run.len())
+        } else {
+            match memchr::memchr(b'\n', buf) {
+                Some(i) => i + 1,
+                None => buf.len(),
+            }
+        };
+        run.extend_from_slice(&buf[..take]);
+        let ended = run.len() >= RUN_BYTES && buf[take - 1] == b'\n';
+        reader.consume(take);
+        if ended {
             break;
         }
     }
@@ -257,8 +274,7 @@ fn map_run(batch: &mut Batch<'_>, run: &[u8], answers: &mut Vec<u8>) {
         .filter(|item| !item.is_empty());
     batch.push_all(lines, |responses| {
         for resp in responses.iter() {
-            // Writing to a Vec cannot fail.
-            let _ = write_js_of(&mut *answers, resp);
+            resp.write_js(answers);
             answers.push(b'\n');
         }
         true

@@ -154,10 +154,16 @@ impl<'s> Cx<'s> {
             }),
             (_, s) => is_literal(s),
         }) && order[..8] == FIELDS[..8];
+        let template = if fast {
+            crate::protocol::processor::fast_template(&out)
+        } else {
+            Vec::new()
+        };
         Some(Request {
             step,
             fields: out,
             fast,
+            template,
         })
     }
 

@@ -5,28 +5,95 @@
 
 use std::io::{self, Write};
 
-use crate::value::Value;
-use serde::Serialize;
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde_json::ser::{CompactFormatter, Formatter, Serializer};
+use crate::value::{Map, Value};
 
 use crate::eval::js::{is_plain_integer, json_number_to_js};
 
-/// A `serde_json` formatter that rewrites numbers the JavaScript way.
-#[derive(Default)]
-pub struct JsFormatter(CompactFormatter);
-
-impl Formatter for JsFormatter {
-    fn write_number_str<W: ?Sized + Write>(
-        &mut self,
-        writer: &mut W,
-        value: &str,
-    ) -> io::Result<()> {
-        if is_plain_integer(value) {
-            return writer.write_all(value.as_bytes());
-        }
-        writer.write_all(json_number_to_js(value).as_bytes())
+/// A number's JSON text as JavaScript writes the double it parses to.
+pub fn write_number(out: &mut Vec<u8>, text: &str) {
+    if is_plain_integer(text) {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.extend_from_slice(json_number_to_js(text).as_bytes());
     }
+}
+
+/// Whether a byte must be escaped in a JSON string: `"`, `\` and control characters, what
+/// serde_json and `JSON.stringify` escape in valid UTF-8.
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any of eight bytes needs escaping (a byte-wise compare done on the whole word).
+#[inline]
+fn word_needs_escape(w: u64) -> bool {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES << 7;
+    let quote = w ^ (ONES * u64::from(b'"'));
+    let backslash = w ^ (ONES * u64::from(b'\\'));
+    let any = (w.wrapping_sub(ONES * 0x20) & !w)
+        | (quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash);
+    any & HIGH != 0
+}
+
+/// Whether any byte of `b` needs escaping, eight bytes at a time (the last word padded with
+/// spaces, which do not).
+#[inline]
+fn has_escape(b: &[u8]) -> bool {
+    let mut words = b.chunks_exact(8);
+    for w in &mut words {
+        if word_needs_escape(u64::from_le_bytes(w.try_into().unwrap_or([b' '; 8]))) {
+            return true;
+        }
+    }
+    let rest = words.remainder();
+    let mut last = [b' '; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    word_needs_escape(u64::from_le_bytes(last))
+}
+
+/// `s` as a JSON string, escaped exactly as serde_json escapes it: `\"`, `\\`, `\b`, `\f`,
+/// `\n`, `\r`, `\t`, other control characters as `\u00xx` (lowercase hex), nothing else.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
+    if !has_escape(b) {
+        // Almost every string: copied whole.
+        out.extend_from_slice(b);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if !needs_escape(c) {
+            continue;
+        }
+        out.extend_from_slice(&b[start..i]);
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ]),
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
 }
 
 /// A canonical array index as JavaScript orders it: digits, no leading zero, below 2^32 - 1.
@@ -44,7 +111,7 @@ fn index_key(k: &str) -> Option<u32> {
 
 /// An object's members in JavaScript's property order: integer-like keys first, ascending,
 /// then the rest in insertion order.
-pub fn js_order(m: &crate::value::Map) -> Vec<(&String, &Value)> {
+pub fn js_order(m: &Map) -> Vec<(&String, &Value)> {
     if !m.keys().any(|k| index_key(k).is_some()) {
         return m.iter().collect();
     }
@@ -59,42 +126,67 @@ pub fn js_order(m: &crate::value::Map) -> Vec<(&String, &Value)> {
         .collect()
 }
 
-/// A value serialized with JavaScript's key order.
+/// Calls `each` with an object's members in JavaScript's property order, without collecting
+/// them when no key is integer-like (the common case).
+fn for_each_in_js_order<'m>(m: &'m Map, mut each: impl FnMut(&'m String, &'m Value)) {
+    if !m.keys().any(|k| index_key(k).is_some()) {
+        m.iter().for_each(|(k, v)| each(k, v));
+        return;
+    }
+    for (k, v) in js_order(m) {
+        each(k, v);
+    }
+}
+
+/// Writes `v` as compact JSON, the way JavaScript's `JSON.stringify` writes it.
+pub fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => write_number(out, n.as_str()),
+        Value::String(s) => write_str(out, s),
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, x);
+            }
+            out.push(b']');
+        }
+        Value::Object(m) => write_object(out, m),
+    }
+}
+
+/// Writes an object as [`write_value`] does.
+pub fn write_object(out: &mut Vec<u8>, m: &Map) {
+    out.push(b'{');
+    let mut first = true;
+    for_each_in_js_order(m, |k, x| {
+        if !std::mem::take(&mut first) {
+            out.push(b',');
+        }
+        write_str(out, k);
+        out.push(b':');
+        write_value(out, x);
+    });
+    out.push(b'}');
+}
+
+/// What eventmap writes as JSON text, the way JavaScript writes it (response items, values).
+pub trait WriteJs {
+    /// Appends the JSON text to `out`.
+    fn write_js(&self, out: &mut Vec<u8>);
+}
+
+/// A value written with JavaScript's number spelling and key order.
 pub struct Js<'a>(pub &'a Value);
 
-impl Serialize for Js<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::Array(a) => {
-                let mut seq = s.serialize_seq(Some(a.len()))?;
-                for v in a {
-                    seq.serialize_element(&Js(v))?;
-                }
-                seq.end()
-            }
-            Value::Object(m) => {
-                let mut map = s.serialize_map(Some(m.len()))?;
-                if m.keys().any(|k| index_key(k).is_some()) {
-                    let mut ints: Vec<(u32, &String, &Value)> = m
-                        .iter()
-                        .filter_map(|(k, v)| index_key(k).map(|n| (n, k, v)))
-                        .collect();
-                    ints.sort_by_key(|(n, _, _)| *n);
-                    for (_, k, v) in ints {
-                        map.serialize_entry(k, &Js(v))?;
-                    }
-                    for (k, v) in m.iter().filter(|(k, _)| index_key(k).is_none()) {
-                        map.serialize_entry(k, &Js(v))?;
-                    }
-                } else {
-                    for (k, v) in m {
-                        map.serialize_entry(k, &Js(v))?;
-                    }
-                }
-                map.end()
-            }
-            other => other.serialize(s),
-        }
+impl WriteJs for Js<'_> {
+    fn write_js(&self, out: &mut Vec<u8>) {
+        write_value(out, self.0);
     }
 }
 
@@ -103,16 +195,18 @@ pub fn write_js<W: Write>(writer: W, value: &Value) -> io::Result<()> {
     write_js_of(writer, &Js(value))
 }
 
-/// Writes anything serializable (response items) with JavaScript number spelling.
-pub fn write_js_of<W: Write, T: Serialize + ?Sized>(writer: W, value: &T) -> io::Result<()> {
-    let mut ser = Serializer::with_formatter(writer, JsFormatter::default());
-    value.serialize(&mut ser).map_err(io::Error::other)
+/// Writes a response item or a value to `writer`, through one buffer (a caller with a buffer
+/// of its own calls [`WriteJs::write_js`]).
+pub fn write_js_of<W: Write, T: WriteJs + ?Sized>(mut writer: W, value: &T) -> io::Result<()> {
+    let mut out = Vec::with_capacity(256);
+    value.write_js(&mut out);
+    writer.write_all(&out)
 }
 
-pub fn to_js_string_of<T: Serialize + ?Sized>(value: &T) -> String {
-    let mut out = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = write_js_of(&mut out, value);
+pub fn to_js_string_of<T: WriteJs + ?Sized>(value: &T) -> String {
+    let mut out = Vec::with_capacity(256);
+    value.write_js(&mut out);
+    // Only valid UTF-8 is ever written.
     String::from_utf8(out).unwrap_or_default()
 }
 
@@ -279,6 +373,53 @@ pub fn to_js_string(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_exactly_as_serde_json_escapes_them() {
+        // Every ASCII character and a few wider ones, alone and at every place around the
+        // eight-byte words the fast check reads.
+        let mut chars: Vec<char> = (0u8..0x80).map(char::from).collect();
+        chars.extend([
+            '\u{7f}',
+            '\u{80}',
+            '\u{e9}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{fffd}',
+            '\u{1f600}',
+        ]);
+        for c in chars {
+            for pad in 0..18 {
+                for s in [
+                    format!("{}{c}", "a".repeat(pad)),
+                    format!("{c}{}", "a".repeat(pad)),
+                    format!("{}{c}{}", "b".repeat(pad), "c".repeat(17 - pad)),
+                ] {
+                    let mut out = Vec::new();
+                    write_str(&mut out, &s);
+                    assert_eq!(
+                        String::from_utf8(out).unwrap(),
+                        serde_json::to_string(&s).unwrap(),
+                        "{s:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_written_as_javascript_writes_them() {
+        let v: Value = serde_json::from_str(
+            r#"{"b":[1.50,-0,1e21,1E400,12345678901234567890,"x\ty"],"10":null,"2":{"":true},"a":{}}"#,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_value(&mut out, &v);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"2":{"":true},"10":null,"b":[1.5,0,1e+21,null,12345678901234567000,"x\ty"],"a":{}}"#
+        );
+    }
 
     #[test]
     fn lone_surrogates_are_replaced_pairs_kept() {

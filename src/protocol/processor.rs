@@ -5,14 +5,14 @@
 //! resolved here, before the plan runs.
 
 use crate::value::{Map, Value};
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 use serde_json::value::RawValue;
 
-use super::json::{Js, is_js_canonical, without_lone_surrogates};
+use super::json::{
+    WriteJs, is_js_canonical, without_lone_surrogates, write_object, write_str, write_value,
+};
 use super::project::split_item;
 use crate::eval::{self, Env, Item, Output, StepFailure, dynamic};
-use crate::plan::{Plan, Request, Shape};
+use crate::plan::{Plan, Shape};
 
 /// The metadata a response echoes: as received (when already in the form JavaScript would
 /// print), parsed, or absent.
@@ -66,50 +66,72 @@ impl Response<'_> {
     }
 }
 
-struct MetaSer<'m, 'a>(&'m Meta<'a>);
-
-impl Serialize for MetaSer<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Meta::Raw(r) => r.serialize(s),
-            Meta::Value(v) => Js(v).serialize(s),
-            Meta::Absent => s.serialize_unit(),
-        }
+/// The metadata as received (raw text) or as a value.
+fn write_meta(out: &mut Vec<u8>, m: &Meta<'_>) {
+    match m {
+        Meta::Raw(r) => out.extend_from_slice(r.get().as_bytes()),
+        Meta::Value(v) => write_value(out, v),
+        Meta::Absent => out.extend_from_slice(b"null"),
     }
 }
 
-/// A literal shape (every request field of a fast request is one).
-struct ShapeSer<'r>(&'r Shape, &'r Value);
+/// A fast request's response text around its payload, written once when the plan is
+/// compiled: the payload goes between consecutive parts. Every field of a fast request is
+/// literal except `body.JSON`, the payload.
+pub fn fast_template(fields: &[(String, Shape)]) -> Vec<Vec<u8>> {
+    let mut parts = vec![b"{".to_vec()];
+    for (k, sh) in fields {
+        write_str(text(&mut parts), k);
+        text(&mut parts).push(b':');
+        template_shape(&mut parts, sh);
+        text(&mut parts).push(b',');
+    }
+    text(&mut parts).extend_from_slice(br#""userId":""}"#);
+    parts
+}
 
-impl Serialize for ShapeSer<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Shape::Expr(crate::plan::Expr::Literal(v)) => Js(v).serialize(s),
-            // The only non-literal of a fast request: `body.JSON`, the payload.
-            Shape::Expr(_) => Js(self.1).serialize(s),
-            Shape::Object(entries) => {
-                let mut m = s.serialize_map(Some(entries.len()))?;
-                for (k, sh) in entries {
-                    if let Some(k) = k {
-                        m.serialize_entry(k, &ShapeSer(sh, self.1))?;
+/// The template's text being written (after the last payload place).
+fn text(parts: &mut Vec<Vec<u8>>) -> &mut Vec<u8> {
+    if parts.is_empty() {
+        parts.push(Vec::new());
+    }
+    let last = parts.len() - 1;
+    &mut parts[last]
+}
+
+fn template_shape(parts: &mut Vec<Vec<u8>>, shape: &Shape) {
+    match shape {
+        Shape::Expr(crate::plan::Expr::Literal(v)) => write_value(text(parts), v),
+        // The payload's place.
+        Shape::Expr(_) => parts.push(Vec::new()),
+        Shape::Object(entries) => {
+            text(parts).push(b'{');
+            let mut first = true;
+            for (k, sh) in entries {
+                if let Some(k) = k {
+                    let t = text(parts);
+                    if !std::mem::take(&mut first) {
+                        t.push(b',');
                     }
+                    write_str(t, k);
+                    t.push(b':');
+                    template_shape(parts, sh);
                 }
-                m.end()
             }
-            Shape::List(items) => {
-                use serde::ser::SerializeSeq;
-                let mut q = s.serialize_seq(Some(items.len()))?;
-                for sh in items {
-                    q.serialize_element(&ShapeSer(sh, self.1))?;
+            text(parts).push(b'}');
+        }
+        Shape::List(items) => {
+            text(parts).push(b'[');
+            for (i, sh) in items.iter().enumerate() {
+                if i > 0 {
+                    text(parts).push(b',');
                 }
-                q.end()
+                template_shape(parts, sh);
             }
+            text(parts).push(b']');
         }
     }
 }
-
-/// The response's `output`: a fast request written from the plan, or a built one.
-struct OutputSer<'r>(&'r Output);
 
 /// The reference's rule for `userId`: absent or falsy -> "", else its text.
 fn user_id(v: Option<&Value>) -> String {
@@ -120,70 +142,76 @@ fn user_id(v: Option<&Value>) -> String {
     }
 }
 
-impl Serialize for OutputSer<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Output::Payload(payload, req) => write_fast(s, req, payload),
-            Output::Built(Value::Object(m), _) => {
-                let mut out = s.serialize_map(None)?;
-                let has = m.contains_key("userId");
-                let ordered = super::json::js_order(m);
-                for (k, v) in ordered {
-                    if k == "userId" {
-                        out.serialize_entry(k, &user_id(Some(v)))?;
-                    } else {
-                        out.serialize_entry(k, &Js(v))?;
-                    }
+/// The response's `output`: a fast request written from the plan, or a built one.
+fn write_output(out: &mut Vec<u8>, output: &Output) {
+    match output {
+        Output::Payload(payload, req) => {
+            for (i, part) in req.template.iter().enumerate() {
+                if i > 0 {
+                    write_value(out, payload);
                 }
-                if !has {
-                    out.serialize_entry("userId", "")?;
+                out.extend_from_slice(part);
+            }
+        }
+        Output::Built(Value::Object(m), _) => {
+            out.push(b'{');
+            let mut has = false;
+            for (k, v) in super::json::js_order(m) {
+                write_str(out, k);
+                out.push(b':');
+                if k == "userId" {
+                    has = true;
+                    write_str(out, &user_id(Some(v)));
+                } else {
+                    write_value(out, v);
                 }
-                out.end()
+                out.push(b',');
             }
-            Output::Built(other, _) => {
-                // `{...value, userId}` of something that is not an object.
-                let mut m = Map::new();
-                crate::eval::expr::spread_into(&mut m, other.clone());
-                OutputSer(&Output::Built(Value::Object(m), None)).serialize(s)
+            if !has {
+                out.extend_from_slice(br#""userId":"","#);
             }
+            // The trailing comma becomes the closing brace.
+            if let Some(last) = out.last_mut() {
+                *last = b'}';
+            }
+        }
+        Output::Built(other, _) => {
+            // `{...value, userId}` of something that is not an object.
+            let mut m = Map::new();
+            crate::eval::expr::spread_into(&mut m, other.clone());
+            write_output(out, &Output::Built(Value::Object(m), None));
         }
     }
 }
 
-fn write_fast<S: Serializer>(s: S, req: &Request, payload: &Value) -> Result<S::Ok, S::Error> {
-    let mut m = s.serialize_map(Some(req.fields.len() + 1))?;
-    for (k, sh) in &req.fields {
-        m.serialize_entry(k, &ShapeSer(sh, payload))?;
-    }
-    m.serialize_entry("userId", "")?;
-    m.end()
-}
-
-impl Serialize for Response<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl WriteJs for Response<'_> {
+    fn write_js(&self, out: &mut Vec<u8>) {
         match self {
             Response::Success { output, metadata } => {
-                let mut m = s.serialize_map(None)?;
-                m.serialize_entry("output", &OutputSer(output))?;
+                out.extend_from_slice(br#"{"output":"#);
+                write_output(out, output);
                 if !matches!(metadata, Meta::Absent) {
-                    m.serialize_entry("metadata", &MetaSer(metadata))?;
+                    out.extend_from_slice(br#","metadata":"#);
+                    write_meta(out, metadata);
                 }
-                m.serialize_entry("statusCode", &200)?;
-                m.end()
+                out.extend_from_slice(br#","statusCode":200}"#);
             }
             Response::Failure {
                 metadata,
                 error,
                 stat_tags,
             } => {
-                let mut m = s.serialize_map(None)?;
+                out.push(b'{');
                 if !matches!(metadata, Meta::Absent) {
-                    m.serialize_entry("metadata", &MetaSer(metadata))?;
+                    out.extend_from_slice(br#""metadata":"#);
+                    write_meta(out, metadata);
+                    out.push(b',');
                 }
-                m.serialize_entry("statusCode", &400)?;
-                m.serialize_entry("error", error)?;
-                m.serialize_entry("statTags", &Js(&Value::Object(stat_tags.clone())))?;
-                m.end()
+                out.extend_from_slice(br#""statusCode":400,"error":"#);
+                write_str(out, error);
+                out.extend_from_slice(br#","statTags":"#);
+                write_object(out, stat_tags);
+                out.push(b'}');
             }
         }
     }

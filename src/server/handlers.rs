@@ -21,7 +21,7 @@ use serde_json::value::RawValue;
 use super::body::{self, BodyError};
 use super::{AppState, peak_rss_bytes, rfc3339};
 use crate::Engine;
-use crate::protocol::json::write_js_of;
+use crate::protocol::json::WriteJs;
 use crate::protocol::processor::{Meta, failure};
 use crate::spec::valid_destination_name;
 
@@ -189,7 +189,7 @@ pub async fn route_transform(State(state): State<Arc<AppState>>, req: Request) -
                 }
             }
             let mut out = Vec::new();
-            let _ = write_js_of(&mut out, &crate::protocol::json::Js(&a));
+            crate::protocol::json::write_value(&mut out, &a);
             (out, counts)
         })
     })
@@ -413,8 +413,7 @@ fn write_run(engine: &Engine, run: &[&RawValue]) -> Written {
             if !w.buf.is_empty() {
                 w.buf.push(b',');
             }
-            // Writing to a Vec cannot fail.
-            let _ = write_js_of(&mut w.buf, &r);
+            r.write_js(&mut w.buf);
         }
         true
     });
@@ -474,8 +473,7 @@ impl Chunks<'_> {
             }
             self.buf.push(if self.first { b'[' } else { b',' });
             self.first = false;
-            // Writing to a Vec cannot fail.
-            let _ = write_js_of(&mut self.buf, &r);
+            r.write_js(&mut self.buf);
         }
         self.send_if_full()
     }
