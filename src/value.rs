@@ -10,8 +10,8 @@
 //! inserting an existing key replaces its value in place; removing shifts (JavaScript's
 //! `delete`). Equality of objects ignores order, as serde_json's does.
 //!
-//! serde_json stays the parser and the writer (its `Serialize`/`Deserialize` drive this type),
-//! so every text is read and written as before.
+//! serde_json stays the parser (this type implements serde's `Deserialize`, and `Serialize`
+//! for the places that want serde); answers are written by `protocol::json`.
 
 use std::fmt;
 use std::hash::BuildHasher;
