@@ -128,7 +128,7 @@ pub fn js_order(m: &Map) -> Vec<(&String, &Value)> {
 
 /// Calls `each` with an object's members in JavaScript's property order, without collecting
 /// them when no key is integer-like (the common case).
-fn for_each_in_js_order<'m>(m: &'m Map, mut each: impl FnMut(&'m String, &'m Value)) {
+pub fn for_each_in_js_order<'m>(m: &'m Map, mut each: impl FnMut(&'m String, &'m Value)) {
     if !m.keys().any(|k| index_key(k).is_some()) {
         m.iter().for_each(|(k, v)| each(k, v));
         return;

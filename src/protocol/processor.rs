@@ -156,7 +156,7 @@ fn write_output(out: &mut Vec<u8>, output: &Output) {
         Output::Built(Value::Object(m), _) => {
             out.push(b'{');
             let mut has = false;
-            for (k, v) in super::json::js_order(m) {
+            super::json::for_each_in_js_order(m, |k, v| {
                 write_str(out, k);
                 out.push(b':');
                 if k == "userId" {
@@ -166,7 +166,7 @@ fn write_output(out: &mut Vec<u8>, output: &Output) {
                     write_value(out, v);
                 }
                 out.push(b',');
-            }
+            });
             if !has {
                 out.extend_from_slice(br#""userId":"","#);
             }
