@@ -1150,10 +1150,16 @@ pub static CONSTRUCTS: &[Construct] = &[
         [req("object"), opt("separator", "'.'")],
         "The reference's `flattenJson`: nested keys joined (`{a: {b: 1}, c: [x]}` -> `{\"a.b\": 1, \"c[0]\": \"x\"}`), empty objects and lists kept as leaves; a value that is not an object becomes `{\"\": value}`.",
         "flattenJson(o)",
-        [(
-            "flatten({a: {b: 1}, c: ['x'], d: {}})",
-            "{\"a.b\":1,\"c[0]\":\"x\",\"d\":{}}"
-        )]
+        [
+            (
+                "flatten({a: {b: 1}, c: ['x'], d: {}})",
+                "{\"a.b\":1,\"c[0]\":\"x\",\"d\":{}}"
+            ),
+            (
+                "flatten({a: [{b: []}, 2], c: {d: {e: null}}}, '_')",
+                "{\"a[0]_b\":[],\"a[1]\":2,\"c_d_e\":null}"
+            )
+        ]
     ),
     c!(
         "clean",

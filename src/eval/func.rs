@@ -4,6 +4,7 @@
 //! message naming the function.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use crate::value::{Map, Value};
@@ -63,6 +64,29 @@ fn apply(
     b: &Value,
     s: &Scope<'_>,
 ) -> Result<Option<Value>, Failure> {
+    apply_with(slots, body, a, b, s, |v| v.map(Cow::into_owned))
+}
+
+/// A lambda's value as a condition, not copied.
+fn test(
+    slots: &[usize],
+    body: &Expr,
+    a: &Value,
+    b: &Value,
+    s: &Scope<'_>,
+) -> Result<bool, Failure> {
+    apply_with(slots, body, a, b, s, |v| js::truthy(v.as_deref()))
+}
+
+/// A lambda's value given to `then` as it is (borrowed where it was not made).
+fn apply_with<R>(
+    slots: &[usize],
+    body: &Expr,
+    a: &Value,
+    b: &Value,
+    s: &Scope<'_>,
+    then: impl FnOnce(Val<'_>) -> R,
+) -> Result<R, Failure> {
     let first = slots.first().map(|slot| Local {
         slot: *slot,
         value: a,
@@ -78,7 +102,7 @@ fn apply(
     };
     let local = second.as_ref().or(first.as_ref()).or(s.local);
     let inner = Scope { local, ..*s };
-    Ok(eval(body, &inner)?.map(Cow::into_owned))
+    Ok(then(eval(body, &inner)?))
 }
 
 /// A string argument of a string function: `None` for anything that is not text (the
@@ -214,7 +238,13 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         Func::In => {
             let (v, c) = (a0()?, arg(args, 1, s)?);
             boolean(match c.as_deref() {
-                Some(Value::Array(items)) => items.iter().any(|i| js::same(Some(i), v.as_deref())),
+                // A text against a list (a reserved-word list, say): texts compared directly.
+                Some(Value::Array(items)) => match v.as_deref() {
+                    Some(Value::String(t)) => items
+                        .iter()
+                        .any(|i| matches!(i, Value::String(u) if u == t)),
+                    v => items.iter().any(|i| js::same(Some(i), v)),
+                },
                 Some(Value::Object(m)) => m.contains_key(&js::to_js_string(v.as_deref())),
                 _ => false,
             })
@@ -547,6 +577,18 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             let mut out = Vec::new();
             for (i, item) in items.into_iter().enumerate() {
                 let idx = Value::from(i);
+                if matches!(f, Func::Filter | Func::Find | Func::Some | Func::Every) {
+                    // A condition: its value is not kept.
+                    let yes = test(slots, body, &item, &idx, s)?;
+                    match f {
+                        Func::Filter if yes => out.push(item.into_owned()),
+                        Func::Find if yes => return Ok(Some(item)),
+                        Func::Some if yes => return Ok(boolean(true)),
+                        Func::Every if !yes => return Ok(boolean(false)),
+                        _ => {}
+                    }
+                    continue;
+                }
                 let r = apply(slots, body, &item, &idx, s)?;
                 match f {
                     Func::Map => out.push(r.unwrap_or(Value::Null)),
@@ -554,26 +596,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                         Some(Value::Array(a)) => out.extend(a),
                         other => out.push(other.unwrap_or(Value::Null)),
                     },
-                    Func::Filter => {
-                        if js::truthy(r.as_ref()) {
-                            out.push(item.into_owned());
-                        }
-                    }
-                    Func::Find => {
-                        if js::truthy(r.as_ref()) {
-                            return Ok(Some(item));
-                        }
-                    }
-                    Func::Some => {
-                        if js::truthy(r.as_ref()) {
-                            return Ok(boolean(true));
-                        }
-                    }
-                    _ => {
-                        if !js::truthy(r.as_ref()) {
-                            return Ok(boolean(false));
-                        }
-                    }
+                    _ => unreachable!("conditions are tested above"),
                 }
             }
             match f {
@@ -772,7 +795,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             let mut out = Map::new();
             match v.as_deref() {
                 None => {}
-                Some(v) => flatten(v, "", &sep, &mut out),
+                Some(v) => flatten(v, &mut String::new(), &sep, &mut out),
             }
             owned(Value::Object(out))
         }
@@ -840,20 +863,32 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             };
             let mut out = Map::with_capacity(pairs.len());
             for (k, x) in pairs {
-                let key = Value::String(k.clone());
+                // `v => ...` over values: the key is not bound, so not made.
+                let key = if f == Func::MapValues && slots.len() < 2 {
+                    Value::Null
+                } else {
+                    Value::String(k.clone())
+                };
                 match f {
-                    // The keys are those of one object, each once: appended as they come.
+                    // The keys are those of one object, each once: appended as they come. A
+                    // value the lambda gives back unchanged is moved, not copied.
                     Func::MapValues => {
-                        if let Some(r) = apply(slots, body, &x, &key, s)? {
-                            out.insert(k, r);
-                        }
+                        let r = apply_with(slots, body, &x, &key, s, |v| match v {
+                            Some(Cow::Borrowed(p)) if std::ptr::eq(p, &x) => None,
+                            v => Some(v.map(Cow::into_owned)),
+                        })?;
+                        match r {
+                            None => out.insert(k, x),
+                            Some(Some(r)) => out.insert(k, r),
+                            Some(None) => None,
+                        };
                     }
                     Func::MapKeys => {
                         let r = apply(slots, body, &key, &x, s)?;
                         *js::object_slot(&mut out, &js::to_js_string(r.as_ref())) = x;
                     }
                     _ => {
-                        if js::truthy(apply(slots, body, &key, &x, s)?.as_ref()) {
+                        if test(slots, body, &key, &x, s)? {
                             out.insert(k, x);
                         }
                     }
@@ -1308,11 +1343,14 @@ pub fn to_fixed(x: f64, digits: usize) -> String {
 }
 
 /// The reference's `flattenJson` (arrays flattened as `key[i]`).
-fn flatten(v: &Value, prop: &str, sep: &str, out: &mut Map) {
+fn flatten(v: &Value, prop: &mut String, sep: &str, out: &mut Map) {
+    let len = prop.len();
     match v {
         Value::Array(a) => {
             for (i, x) in a.iter().enumerate() {
-                flatten(x, &format!("{prop}[{i}]"), sep, out);
+                let _ = write!(prop, "[{i}]");
+                flatten(x, prop, sep, out);
+                prop.truncate(len);
             }
             if a.is_empty() {
                 *js::object_slot(out, prop) = Value::Array(Vec::new());
@@ -1320,14 +1358,14 @@ fn flatten(v: &Value, prop: &str, sep: &str, out: &mut Map) {
         }
         Value::Object(m) => {
             for (k, x) in m {
-                let key = if prop.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prop}{sep}{k}")
-                };
-                flatten(x, &key, sep, out);
+                if len > 0 {
+                    prop.push_str(sep);
+                }
+                prop.push_str(k);
+                flatten(x, prop, sep, out);
+                prop.truncate(len);
             }
-            if m.is_empty() && !prop.is_empty() {
+            if m.is_empty() && len > 0 {
                 *js::object_slot(out, prop) = Value::Object(Map::new());
             }
         }
