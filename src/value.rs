@@ -47,6 +47,9 @@ pub struct Map {
 struct Index {
     hasher: DefaultHashBuilder,
     table: HashTable<usize>,
+    /// Some key may hold a `.` (set when one is added, cleared only by a rebuild): without
+    /// one, a dotted path cannot name a single key, and [`Map::path_start`] need not ask.
+    dotted: bool,
 }
 
 impl Clone for Index {
@@ -54,8 +57,23 @@ impl Clone for Index {
         Index {
             hasher: self.hasher.clone(),
             table: self.table.clone(),
+            dotted: self.dotted,
         }
     }
+}
+
+/// What [`Map::path_start`] found.
+pub enum PathStart<'a> {
+    /// The whole path is a key.
+    Whole(&'a Value),
+    /// The first segment's value, and whether a key begins with the segment and a `.`.
+    First(Option<&'a Value>, bool),
+}
+
+/// `key` begins with `prefix` and a `.`.
+#[inline]
+fn is_dotted_prefix(key: &str, prefix: &str) -> bool {
+    key.len() > prefix.len() && key.as_bytes()[prefix.len()] == b'.' && key.starts_with(prefix)
 }
 
 /// Key comparison that rejects on length and first byte before comparing bytes.
@@ -123,7 +141,8 @@ impl Map {
         let i = self.entries.len();
         if let Some(ix) = &mut self.index {
             let h = ix.hasher.hash_one(key.as_str());
-            let Index { hasher, table } = &mut **ix;
+            ix.dotted |= key.contains('.');
+            let Index { hasher, table, .. } = &mut **ix;
             let entries = &self.entries;
             table.insert_unique(h, i, |&j| hasher.hash_one(entries[j].0.as_str()));
         }
@@ -145,7 +164,47 @@ impl Map {
             let h = hasher.hash_one(k.as_str());
             table.insert_unique(h, i, |&j| hasher.hash_one(self.entries[j].0.as_str()));
         }
-        self.index = Some(Box::new(Index { hasher, table }));
+        let dotted = self.entries.iter().any(|(k, _)| k.contains('.'));
+        self.index = Some(Box::new(Index {
+            hasher,
+            table,
+            dotted,
+        }));
+    }
+
+    /// The start of a dotted path's walk (`get-value`'s), in one pass over a small object:
+    /// the value of the whole path as one key when there is such a key, else the value of its
+    /// first segment and whether some key begins with that segment and a `.` (only then can
+    /// joining segments find something).
+    pub fn path_start(&self, whole: &str, first: &str) -> PathStart<'_> {
+        match &self.index {
+            Some(ix) => {
+                if ix.dotted {
+                    if let Some(v) = self.get(whole) {
+                        return PathStart::Whole(v);
+                    }
+                    let joinable = self.keys().any(|k| is_dotted_prefix(k, first));
+                    return PathStart::First(self.get(first), joinable);
+                }
+                PathStart::First(self.get(first), false)
+            }
+            None => {
+                let (mut found, mut joinable) = (None, false);
+                for (k, v) in &self.entries {
+                    if k.len() == first.len() {
+                        if found.is_none() && same_key(k, first) {
+                            found = Some(v);
+                        }
+                    } else if k.len() > first.len() && is_dotted_prefix(k, first) {
+                        if k.len() == whole.len() && k == whole {
+                            return PathStart::Whole(v);
+                        }
+                        joinable = true;
+                    }
+                }
+                PathStart::First(found, joinable)
+            }
+        }
     }
 
     /// Sets `key` to `value`; an existing key keeps its place. Returns the old value.

@@ -2,7 +2,7 @@
 //! depend on (truthiness, emptiness, `get-value` / `set-value` paths, lodash `merge`, the two
 //! cleaning policies, `Number#toString`). Pure functions over `crate::value::Value`.
 
-use crate::value::{Map, Number, Value};
+use crate::value::{Map, Number, PathStart, Value};
 
 /// Longest array an index written by a path may create; past it a write is refused rather
 /// than filling memory with holes.
@@ -307,16 +307,25 @@ pub fn array_index(key: &str) -> Option<usize> {
 /// `get-value`: the whole path as one key first, then segment by segment, joining
 /// segments with `.` while no key matches (so `{"a.b": 1}` is found at `a.b`).
 pub fn get<'a>(target: &'a Value, whole: &str, segs: &[Box<str>]) -> Option<&'a Value> {
-    if !matches!(target, Value::Object(_) | Value::Array(_)) {
-        return None;
-    }
     if segs.len() == 1 {
         return own(target, whole);
     }
-    if let Some(v) = own(target, whole) {
-        return Some(v);
+    let first = match target {
+        // One pass over the object asks both: the whole path as a key, the first segment.
+        Value::Object(m) => match m.path_start(whole, &segs[0]) {
+            PathStart::Whole(v) => return Some(v),
+            PathStart::First(Some(v), _) => v,
+            PathStart::First(None, true) => return get_joined(target, segs).map(|(v, _)| v),
+            PathStart::First(None, false) => return None,
+        },
+        // A dotted path is no index.
+        Value::Array(a) => array_index(&segs[0]).and_then(|i| a.get(i))?,
+        _ => return None,
+    };
+    if !matches!(first, Value::Object(_) | Value::Array(_)) {
+        return None;
     }
-    get_fast(target, segs)
+    get_fast(target, first, segs)
 }
 
 /// Like [`get`], also returning the keys it went through, for unset. The common case (every
@@ -372,10 +381,9 @@ fn get_joined<'a>(mut target: &'a Value, segs: &[Box<str>]) -> Option<(&'a Value
     (idx == len).then_some((target, keys))
 }
 
-/// [`get`] without the bookkeeping for unset.
-fn get_fast<'a>(target: &'a Value, segs: &[Box<str>]) -> Option<&'a Value> {
-    let mut cur = target;
-    for (i, seg) in segs.iter().enumerate() {
+/// [`get`] without the bookkeeping for unset, from `cur`, the value of the first segment.
+fn get_fast<'a>(target: &'a Value, mut cur: &'a Value, segs: &[Box<str>]) -> Option<&'a Value> {
+    for (i, seg) in segs.iter().enumerate().skip(1) {
         match own(cur, seg) {
             Some(v) if i + 1 == segs.len() => return Some(v),
             Some(v) if matches!(v, Value::Object(_) | Value::Array(_)) => cur = v,
@@ -758,6 +766,45 @@ mod tests {
         assert_eq!(get(&v, "l.0.id", &segs("l.0.id")), Some(&json!(3)));
         assert_eq!(get(&v, "l.01.id", &segs("l.01.id")), None);
         assert_eq!(get(&v, "c.x", &segs("c.x")), None);
+    }
+
+    #[test]
+    fn get_walks_the_same_over_small_and_indexed_objects() {
+        // The same lookups in an object scanned (few keys) and one hashed (many keys), before
+        // and after a dotted key is added: the whole path as a key wins over the walk, and
+        // segments are joined only when some key begins with the segment and a dot.
+        for filler in [0, 40] {
+            let mut v = json!({"a": {"b": 1}, "x": {"y.z": 2}});
+            let m = v.as_object_mut().unwrap();
+            for i in 0..filler {
+                m.insert(format!("k{i}"), json!(i));
+            }
+            assert_eq!(get(&v, "a.b", &segs("a.b")), Some(&json!(1)), "{filler}");
+            assert_eq!(
+                get(&v, "x.y.z", &segs("x.y.z")),
+                Some(&json!(2)),
+                "{filler}"
+            );
+            assert_eq!(get(&v, "q.r", &segs("q.r")), None, "{filler}");
+            let m = v.as_object_mut().unwrap();
+            m.insert("a.b".into(), json!("whole"));
+            m.insert("q.r".into(), json!({"s": 3}));
+            assert_eq!(
+                get(&v, "a.b", &segs("a.b")),
+                Some(&json!("whole")),
+                "{filler}"
+            );
+            assert_eq!(
+                get(&v, "q.r.s", &segs("q.r.s")),
+                Some(&json!(3)),
+                "{filler}"
+            );
+            assert_eq!(
+                get(&v, "q.r", &segs("q.r")),
+                Some(&json!({"s": 3})),
+                "{filler}"
+            );
+        }
     }
 
     #[test]
