@@ -161,16 +161,17 @@ const RUN_BYTES: usize = 256 << 10;
 /// Maps NDJSON from `reader` to `out` on `threads` threads. One reads runs of whole lines,
 /// the workers map a run each, and this thread writes the answers in input order. At most
 /// a few runs per worker are in flight, so memory stays bounded whatever the input's size.
-fn ndjson(
+fn ndjson<R: Read + Send>(
     engine: &Engine,
-    reader: &mut (impl BufRead + Send),
+    reader: &mut BufReader<R>,
     out: &mut impl Write,
     threads: usize,
 ) -> anyhow::Result<()> {
     if threads == 1 {
         let mut batch = engine.batch();
         let mut answers = Vec::new();
-        while let Some(run) = read_run(reader)? {
+        let mut carry = Vec::new();
+        while let Some(run) = read_run(reader, &mut carry)? {
             answers.clear();
             map_run(&mut batch, &run, &mut answers);
             out.write_all(&answers)?;
@@ -202,8 +203,8 @@ fn ndjson(
         }
         drop((work_rx, done_tx));
         let reading = s.spawn(move || -> io::Result<()> {
-            let mut seq = 0u64;
-            while let Some(run) = read_run(reader)? {
+            let (mut seq, mut carry) = (0u64, Vec::new());
+            while let Some(run) = read_run(reader, &mut carry)? {
                 if work_tx.send((seq, run)).is_err() {
                     // The writer has stopped (its error is the one reported).
                     break;
@@ -234,32 +235,33 @@ fn ndjson(
     })
 }
 
-/// The next run of whole lines (about [`RUN_BYTES`]); `None` at the end of the input.
-fn read_run(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
-    let mut run = Vec::with_capacity(RUN_BYTES + (16 << 10));
+/// The next run of whole lines (about [`RUN_BYTES`]); `None` at the end of the input. The
+/// bytes are read from the source straight into the run (past what `reader` holds already),
+/// not copied through its buffer; the part line at the run's end is kept in `carry` for the
+/// next run.
+fn read_run<R: Read>(
+    reader: &mut BufReader<R>,
+    carry: &mut Vec<u8>,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut run = Vec::with_capacity(RUN_BYTES + (64 << 10));
+    run.append(carry);
+    let held = reader.buffer().len();
+    run.extend_from_slice(reader.buffer());
+    reader.consume(held);
     loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            break;
+        // Up to the run's size, then (a line longer than a run) on in smaller steps.
+        let want = RUN_BYTES.saturating_sub(run.len()).max(16 << 10);
+        if reader.get_mut().take(want as u64).read_to_end(&mut run)? == 0 {
+            return Ok((!run.is_empty()).then_some(run));
         }
-        // Whole buffers until the run is long enough, then up to the end of its last line:
-        // one newline search per run, not one per line.
-        let take = if run.len() < RUN_BYTES {
-            buf.len().min(RUN_BYTES - run.len())
-        } else {
-            match memchr::memchr(b'\n', buf) {
-                Some(i) => i + 1,
-                None => buf.len(),
-            }
-        };
-        run.extend_from_slice(&buf[..take]);
-        let ended = run.len() >= RUN_BYTES && buf[take - 1] == b'\n';
-        reader.consume(take);
-        if ended {
-            break;
+        if run.len() >= RUN_BYTES
+            && let Some(i) = memchr::memrchr(b'\n', &run)
+        {
+            carry.extend_from_slice(&run[i + 1..]);
+            run.truncate(i + 1);
+            return Ok(Some(run));
         }
     }
-    Ok((!run.is_empty()).then_some(run))
 }
 
 /// Maps every non-blank line of a run, writing each answer on a line of its own.
