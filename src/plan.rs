@@ -72,6 +72,8 @@ pub struct Plan {
     /// The parts of the message any expression can read: a raw item's message is parsed into
     /// just these.
     pub message_reads: ReadTree,
+    /// The parents of the message paths (see [`Path::prefix`]), each once.
+    pub read_prefixes: Vec<Vec<Box<str>>>,
 }
 
 /// The parts of a JSON value that are read: the whole value, or some of its keys (each with
@@ -306,6 +308,10 @@ pub struct Path {
     /// The path after the root, as written (`traits.email`); empty for the root itself.
     pub whole: Box<str>,
     pub segs: Vec<Box<str>>,
+    /// For a message path of two to five segments: its parent's place in
+    /// [`Plan::read_prefixes`], so that paths sharing a parent (`traits.email`,
+    /// `traits.name`) find it once per event.
+    pub prefix: Option<u32>,
 }
 
 /// Operators of the compact syntax that are not constructs of their own.

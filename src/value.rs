@@ -207,6 +207,30 @@ impl Map {
         }
     }
 
+    /// One step of a dotted path's walk: the place of `seg`, and whether some key begins with
+    /// `seg` and a `.` (the walk could then join segments, and a path may name such a key).
+    pub fn step(&self, seg: &str) -> (Option<usize>, bool) {
+        match &self.index {
+            Some(ix) => (
+                self.position(seg),
+                ix.dotted && self.keys().any(|k| is_dotted_prefix(k, seg)),
+            ),
+            None => {
+                let (mut found, mut joinable) = (None, false);
+                for (i, (k, _)) in self.entries.iter().enumerate() {
+                    if k.len() == seg.len() {
+                        if found.is_none() && same_key(k, seg) {
+                            found = Some(i);
+                        }
+                    } else if !joinable && is_dotted_prefix(k, seg) {
+                        joinable = true;
+                    }
+                }
+                (found, joinable)
+            }
+        }
+    }
+
     /// Sets `key` to `value`; an existing key keeps its place. Returns the old value.
     pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
         match self.position(&key) {

@@ -38,6 +38,9 @@ pub struct Cx<'s> {
     pub reads_connection: bool,
     /// The parts of the message any expression can read.
     pub message_reads: crate::plan::ReadTree,
+    /// The parents of message paths, each once, and their places (see `Path::prefix`).
+    pub read_prefixes: Vec<Vec<Box<str>>>,
+    pub prefix_places: HashMap<Vec<Box<str>>, u32>,
     /// Each file's text, to place errors inside quoted strings.
     pub texts: HashMap<Arc<str>, Arc<str>>,
     /// Whether the steps being compiled are the destination's own (where `check_type` may
@@ -77,6 +80,8 @@ impl<'s> Cx<'s> {
             reads_metadata: false,
             reads_connection: false,
             message_reads: crate::plan::ReadTree::default(),
+            read_prefixes: Vec::new(),
+            prefix_places: HashMap::new(),
             texts: HashMap::new(),
             in_preamble: false,
             request_base: Vec::new(),

@@ -52,6 +52,22 @@ impl<'s> Cx<'s> {
         self.rooted(root, rest, text, node, path)
     }
 
+    /// The place of a message path's parent among the plan's read prefixes (see
+    /// `Path::prefix`): paths of two to five segments.
+    fn prefix_place(&mut self, root: Root, segs: &[Box<str>]) -> Option<u32> {
+        if root != Root::Message || segs.len() < 2 || segs.len() > crate::eval::MAX_PREFIX + 1 {
+            return None;
+        }
+        let parent = segs[..segs.len() - 1].to_vec();
+        if let Some(&at) = self.prefix_places.get(&parent) {
+            return Some(at);
+        }
+        let at = u32::try_from(self.read_prefixes.len()).ok()?;
+        self.read_prefixes.push(parent.clone());
+        self.prefix_places.insert(parent, at);
+        Some(at)
+    }
+
     /// Records what a path reads of the message (everything below it), for projected parsing.
     fn note_read(&mut self, root: Root, segs: &[Box<str>]) {
         match root {
@@ -154,10 +170,12 @@ impl<'s> Cx<'s> {
                     self.check_config_key(&first.clone(), node, 0, path);
                 }
                 self.note_read(root, &segs);
+                let prefix = self.prefix_place(root, &segs);
                 Some(Path {
                     root,
                     whole: rest.into(),
                     segs,
+                    prefix,
                 })
             }
             None => {
@@ -702,10 +720,13 @@ impl<'s> Cx<'s> {
                         }
                     }
                     let whole = segs.join(".");
+                    let segs: Vec<Box<str>> = segs.drain(..).map(Box::from).collect();
+                    let prefix = self.prefix_place(root, &segs);
                     let p = Path {
                         root,
                         whole: whole.into(),
-                        segs: segs.drain(..).map(Box::from).collect(),
+                        segs,
+                        prefix,
                     };
                     self.note_read(root, &p.segs);
                     Expr::Path(p)

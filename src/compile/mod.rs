@@ -465,6 +465,7 @@ pub fn compile(name: &str, sources: &[Source]) -> Result<Plan, Diagnostics> {
         reads_metadata: cx.reads_metadata,
         reads_connection: cx.reads_connection,
         message_reads: cx.message_reads.clone(),
+        read_prefixes: cx.read_prefixes.clone(),
     })
 }
 

@@ -215,6 +215,7 @@ impl<'s> Cx<'s> {
                     root: Root::Payload,
                     whole: "".into(),
                     segs: Vec::new(),
+                    prefix: None,
                 })),
                 None => Shape::Expr(Expr::Literal(Value::Object(crate::value::Map::new()))),
             };

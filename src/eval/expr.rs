@@ -29,6 +29,8 @@ pub struct Scope<'a> {
     pub metadata: &'a Value,
     pub payload: &'a Value,
     pub vars: &'a [Option<Value>],
+    /// Where the message paths' parents were found, for this event (empty: not remembered).
+    pub prefixes: &'a [std::cell::Cell<js::Prefix>],
     pub local: Option<&'a Local<'a>>,
     /// The whole destination of the item.
     pub destination: &'a Value,
@@ -80,6 +82,29 @@ impl<'a> Scope<'a> {
         };
         if p.segs.is_empty() {
             return Some(root);
+        }
+        // A message path below a parent the event has found already starts from there.
+        if let (Root::Message, Some(place)) = (&p.root, p.prefix)
+            && let Some(cell) = self.prefixes.get(place as usize)
+            && let Some(leaf) = p.segs.last()
+        {
+            let mut found = cell.get();
+            if let js::Prefix::Unknown = found {
+                found = match self.plan.read_prefixes.get(place as usize) {
+                    Some(segs) => js::find_prefix(root, segs),
+                    None => js::Prefix::Joined,
+                };
+                cell.set(found);
+            }
+            match found {
+                js::Prefix::Absent => return None,
+                js::Prefix::At(at, n) => {
+                    if let Some(parent) = js::follow(root, &at[..usize::from(n)]) {
+                        return js::own(parent, leaf);
+                    }
+                }
+                js::Prefix::Unknown | js::Prefix::Joined => {}
+            }
         }
         js::get(root, &p.whole, &p.segs)
     }

@@ -274,7 +274,7 @@ pub fn is_plain_integer(literal: &str) -> bool {
 
 /// Whether `key` is an own key of `target` the way `key in target` sees JSON data.
 #[inline]
-fn own<'a>(target: &'a Value, key: &str) -> Option<&'a Value> {
+pub fn own<'a>(target: &'a Value, key: &str) -> Option<&'a Value> {
     match target {
         // Event objects are small: comparing keys beats hashing them.
         Value::Object(m) if m.len() <= 16 => {
@@ -326,6 +326,71 @@ pub fn get<'a>(target: &'a Value, whole: &str, segs: &[Box<str>]) -> Option<&'a 
         return None;
     }
     get_fast(target, first, segs)
+}
+
+/// The longest parent path an event remembers (see `Path::prefix`).
+pub const MAX_PREFIX: usize = 4;
+
+/// Where a message path's parent was found, remembered for the event, so that the paths
+/// below it (`traits.email`, `traits.name`, ...) start from it.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Prefix {
+    #[default]
+    Unknown,
+    /// Not there (or not an object or list), with no key that joining segments could find:
+    /// every path below it is undefined.
+    Absent,
+    /// Some object on the way has a key with a `.` that joining could find: paths below it
+    /// take `get-value`'s whole walk.
+    Joined,
+    /// Found: the place taken at each step (an object's entry, a list's element).
+    At([u32; MAX_PREFIX], u8),
+}
+
+/// Walks `segs` (at most [`MAX_PREFIX`]) from `root` as [`get`] would, noting each step's
+/// place; any key on the way that joining segments could reach gives [`Prefix::Joined`].
+pub fn find_prefix(root: &Value, segs: &[Box<str>]) -> Prefix {
+    let mut at = [0u32; MAX_PREFIX];
+    let mut cur = root;
+    if segs.len() > MAX_PREFIX {
+        return Prefix::Joined;
+    }
+    for (i, seg) in segs.iter().enumerate() {
+        let k = match cur {
+            Value::Object(m) => match m.step(seg) {
+                (_, true) => return Prefix::Joined,
+                (None, false) => return Prefix::Absent,
+                (Some(k), false) => k,
+            },
+            Value::Array(a) => match array_index(seg).filter(|&k| k < a.len()) {
+                Some(k) => k,
+                None => return Prefix::Absent,
+            },
+            _ => return Prefix::Absent,
+        };
+        let Ok(k32) = u32::try_from(k) else {
+            return Prefix::Joined;
+        };
+        at[i] = k32;
+        cur = match follow(cur, &[k32]) {
+            Some(v) => v,
+            None => return Prefix::Joined,
+        };
+    }
+    Prefix::At(at, segs.len() as u8)
+}
+
+/// The value at the places [`find_prefix`] noted.
+pub fn follow<'a>(root: &'a Value, at: &[u32]) -> Option<&'a Value> {
+    let mut cur = root;
+    for &k in at {
+        cur = match cur {
+            Value::Object(m) => m.get_index(k as usize)?.1,
+            Value::Array(a) => a.get(k as usize)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
 }
 
 /// Like [`get`], also returning the keys it went through, for unset. The common case (every
@@ -804,6 +869,57 @@ mod tests {
                 Some(&json!({"s": 3})),
                 "{filler}"
             );
+        }
+    }
+
+    #[test]
+    fn a_path_from_its_remembered_parent_is_the_path_walked_whole() {
+        // Every path of up to four segments over these keys, in objects with and without
+        // dotted keys, lists and scalars on the way, small and hashed: starting from the
+        // parent `find_prefix` found gives what `get` gives.
+        let mut big = json!({"a": {"b": {"c": 1}}, "l": [{"c": 2}, 3]});
+        for i in 0..20 {
+            big.as_object_mut()
+                .unwrap()
+                .insert(format!("k{i}"), json!(i));
+        }
+        let values = [
+            json!({"a": {"b": {"c": 1}, "b.c": 2}, "l": [{"c": 3}, "s"], "s": "text"}),
+            json!({"a.b": {"c": 4}, "a": {"b": {"c": 5}}}),
+            json!({"a": {"b.c": 6, "x": 0}, "l": [[{"c": 7}]]}),
+            json!({"a": null, "l": {"0": {"c": 8}}}),
+            big,
+        ];
+        let keys = ["a", "b", "c", "l", "0", "1", "s", "b.c", "x", "k3"];
+        let mut paths: Vec<Vec<&str>> = keys.iter().map(|k| vec![*k]).collect();
+        for _ in 0..3 {
+            let longer: Vec<Vec<&str>> = paths
+                .iter()
+                .filter(|p| p.len() == paths.last().map_or(0, Vec::len))
+                .flat_map(|p| {
+                    keys.iter().map(move |k| {
+                        let mut q = p.clone();
+                        q.push(k);
+                        q
+                    })
+                })
+                .collect();
+            paths.extend(longer);
+        }
+        for v in &values {
+            for p in paths.iter().filter(|p| p.len() >= 2) {
+                let segs: Vec<Box<str>> = p.iter().map(|s| Box::from(*s)).collect();
+                let whole = p.join(".");
+                let expected = get(v, &whole, &segs);
+                let from_parent = match find_prefix(v, &segs[..segs.len() - 1]) {
+                    Prefix::Absent => None,
+                    Prefix::At(at, n) => {
+                        own(follow(v, &at[..usize::from(n)]).unwrap(), p[p.len() - 1])
+                    }
+                    Prefix::Joined | Prefix::Unknown => expected,
+                };
+                assert_eq!(from_parent, expected, "{whole} in {v}");
+            }
         }
     }
 

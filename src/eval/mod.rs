@@ -14,6 +14,8 @@ use crate::value::{Map, Value};
 
 use crate::plan::{Origin, Plan, Request};
 use ops::{Control, State, Trace};
+
+pub use js::MAX_PREFIX;
 pub use ops::{StepFailure, TraceEntry};
 
 /// A runtime error: the message and the error type reported in statTags.
@@ -222,6 +224,7 @@ pub fn check(
     let mut st = State {
         payload: Value::Object(Map::new()),
         vars: vec![None; slots],
+        prefixes: vec![std::cell::Cell::default(); plan.read_prefixes.len()],
         out: Vec::new(),
         trace: env.coverage.as_ref().map(|_| Box::default()),
         flow: None,
@@ -263,6 +266,7 @@ fn run_with(
     let mut st = State {
         payload: Value::Object(Map::new()),
         vars: vec![None; plan.slots],
+        prefixes: vec![std::cell::Cell::default(); plan.read_prefixes.len()],
         out: Vec::new(),
         trace: (trace || env.coverage.is_some()).then(Box::default),
         flow: None,

@@ -39,6 +39,8 @@ pub struct Trace {
 pub struct State {
     pub payload: Value,
     pub vars: Vec<Option<Value>>,
+    /// Where the message paths' parents were found (see `Path::prefix`), for this event.
+    pub prefixes: Vec<std::cell::Cell<super::js::Prefix>>,
     /// Responses, each with its trace (empty unless tracing).
     pub out: Vec<(Output, Vec<TraceEntry>)>,
     /// The trace, when tracing: one untaken branch per operation otherwise.
@@ -91,6 +93,7 @@ impl Event<'_> {
             metadata: self.metadata,
             payload: &st.payload,
             vars: &st.vars,
+            prefixes: &st.prefixes,
             local: None,
             destination: self.destination,
             connection: self.connection,

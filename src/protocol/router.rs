@@ -241,6 +241,7 @@ fn scope<'a>(
         metadata: &event.metadata,
         payload,
         vars,
+        prefixes: &[],
         local: None,
         destination: &event.prepared.destination,
         connection: &event.prepared.connection,
