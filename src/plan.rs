@@ -127,10 +127,12 @@ impl ReadTree {
 
     /// What is read below `key`, when anything is.
     pub fn child(&self, key: &str) -> Option<&ReadTree> {
-        // Most keys of an event are not read: comparing lengths first rules them out at little cost.
+        // Most keys of an event are not read: comparing lengths and first bytes rules them
+        // out at little cost.
+        let (len, first) = (key.len(), key.as_bytes().first());
         self.children
             .iter()
-            .find(|(k, _)| k.len() == key.len() && k.as_bytes() == key.as_bytes())
+            .find(|(k, _)| k.len() == len && k.as_bytes().first() == first && **k == *key)
             .map(|(_, t)| t)
     }
 }

@@ -272,8 +272,8 @@ pub fn is_js_canonical(raw: &str) -> bool {
     // object's keys start (or that it is a list), with a 64-bit sketch of its keys so that
     // most keys are known new without comparing them. Duplicate keys are caught, which
     // JavaScript collapses (the last value wins).
-    let mut keys: Vec<&str> = Vec::new();
-    let mut frames: Vec<(usize, u64)> = Vec::new();
+    let mut keys: Vec<&str> = Vec::with_capacity(32);
+    let mut frames: Vec<(usize, u64)> = Vec::with_capacity(8);
     while i < b.len() {
         match b[i] {
             // Deeper than the parser goes: let the parser say so.
