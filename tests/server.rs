@@ -756,3 +756,37 @@ async fn with_an_upstream_features_and_other_paths_are_the_upstream_s() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(v["error"].as_str().unwrap().contains("/customTransform"));
 }
+
+#[tokio::test]
+async fn a_body_with_an_item_that_is_not_json_is_refused_whole() {
+    // The items of a body are found by its brackets and commas and read when mapped: one item
+    // that is not JSON still makes the whole body a 400, with serde_json's words for it, in a
+    // small body and in one split across threads.
+    let app = app(state(shipped(), 1 << 26, None));
+    for n in [1usize, 3, 150] {
+        let mut items: Vec<String> = (0..n)
+            .map(|i| item(identify(), i as u64 + 1).to_string())
+            .collect();
+        items[n / 2] = r#"{"message": {"type": tru}}"#.to_owned();
+        let body = format!("[{}]", items.join(","));
+        let expected = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(&body)
+            .unwrap_err()
+            .to_string();
+        let (s, v) = call(app.clone(), "POST", "/v0/destinations/bluecore", &body, &[]).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{n}: {v}");
+        assert_eq!(
+            v["error"].as_str().unwrap(),
+            format!("request body is not a valid JSON array: {expected}"),
+            "{n}"
+        );
+    }
+    // A lone surrogate is JSON to the body's reader: such an item is mapped with the others.
+    let mut items: Vec<String> = (0..150)
+        .map(|i| item(identify(), i as u64 + 1).to_string())
+        .collect();
+    items[70] = items[70].replace("gold", r"gold\ud800");
+    let body = format!("[{}]", items.join(","));
+    let (s, v) = call(app.clone(), "POST", "/v0/destinations/bluecore", &body, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v.as_array().map(Vec::len), Some(150), "{v}");
+}

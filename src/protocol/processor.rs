@@ -266,6 +266,8 @@ pub struct Batch<'p> {
     /// destinations (or configs) parses each once.
     destinations: Vec<CachedDestination>,
     env: &'p Env,
+    /// How many items were not JSON (answered with a 400 saying so).
+    not_json: usize,
 }
 
 /// How many distinct destinations a batch keeps parsed.
@@ -277,7 +279,13 @@ impl<'p> Batch<'p> {
             plan,
             destinations: Vec::new(),
             env,
+            not_json: 0,
         }
+    }
+
+    /// How many of the items pushed so far were not JSON text (each answered with a 400).
+    pub fn not_json(&self) -> usize {
+        self.not_json
     }
 
     /// One raw request item (JSON text) -> its responses, appended to `out`. The message is
@@ -389,7 +397,10 @@ impl<'p> Batch<'p> {
             Err(e) => {
                 match without_lone_surrogates(text).map(|t| serde_json::from_str::<Value>(&t)) {
                     Some(Ok(v)) => out.extend(transform_value(self.plan, v, self.env)),
-                    _ => out.push(unreadable(self.plan, &e)),
+                    _ => {
+                        self.not_json += 1;
+                        out.push(unreadable(self.plan, &e));
+                    }
                 }
             }
         }

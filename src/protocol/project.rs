@@ -52,6 +52,73 @@ pub fn project(text: &str, tree: &ReadTree) -> Result<Value, serde_json::Error> 
     Ok(v)
 }
 
+/// The items of a JSON array's text, found by its brackets, commas and strings alone, without
+/// reading the items (each is read, and so checked, when it is mapped: [`split_item`]). `None`
+/// when the text around the items is not an array's: `[`, items between commas, `]`, and only
+/// whitespace outside. An item text that is not JSON is for its reader to find; with every
+/// item JSON, the whole text is.
+pub fn split_array(text: &str) -> Option<Vec<&str>> {
+    let b = text.as_bytes();
+    // JSON's whitespace, which is not all of ASCII's (no form feed).
+    let is_ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let ws = |mut i: usize| {
+        while b.get(i).is_some_and(|&c| is_ws(c)) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = ws(0);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i = ws(i + 1);
+    let mut items = Vec::new();
+    if b.get(i) == Some(&b']') {
+        return (ws(i + 1) == b.len()).then_some(items);
+    }
+    loop {
+        let start = i;
+        let mut depth = 0usize;
+        let close = loop {
+            match *b.get(i)? {
+                b'"' => i = string_end(b, i + 1)? + 1,
+                b'{' | b'[' => {
+                    depth += 1;
+                    i += 1;
+                }
+                c @ (b',' | b']') if depth == 0 => break c,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        };
+        let item = text
+            .get(start..i)?
+            .trim_end_matches(|c: char| c.is_ascii() && is_ws(c as u8));
+        if item.is_empty() {
+            return None;
+        }
+        items.push(item);
+        i = ws(i + 1);
+        if close == b']' {
+            return (i == b.len()).then_some(items);
+        }
+    }
+}
+
+/// The place of the `"` that closes a string whose text starts at `i`.
+fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+    loop {
+        let k = memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
+        if b[i + k] == b'"' {
+            return Some(i + k);
+        }
+        i += k + 2;
+    }
+}
+
 struct ItemVisitor<'t> {
     tree: &'t ReadTree,
 }
@@ -259,6 +326,38 @@ mod tests {
     fn duplicate_keys_keep_the_first_place_and_the_last_value() {
         let v = project(r#"{"a":1,"b":2,"a":3}"#, &tree(&["a", "b"])).unwrap();
         assert_eq!(v.to_string(), r#"{"a":3,"b":2}"#);
+    }
+
+    #[test]
+    fn an_array_splits_into_its_items_as_serde_json_reads_them() {
+        for text in [
+            "[]",
+            " [ ] ",
+            r#"[{"a":"x,]}\"\\"},[1,[2]],"s\"",3 , null,{"b":{"c":"]"}}]"#,
+            "\n[\n {\"a\": 1} ,\n\t{\"é\": \"ü\"}\n]\n",
+        ] {
+            let ours = split_array(text).unwrap_or_else(|| panic!("{text}"));
+            let theirs: Vec<&RawValue> = serde_json::from_str(text).unwrap();
+            let theirs: Vec<&str> = theirs.iter().map(|r| r.get()).collect();
+            assert_eq!(ours, theirs, "{text}");
+        }
+        // Not an array's shape: nothing is split.
+        for text in [
+            "", "{}", "[1,]", "[,1]", "[1 2]x", "[1]]", "[1", "[\"a]", "[{]", "[1],", "[1] x",
+            "[}]", r#"["\"]"#,
+        ] {
+            assert_eq!(split_array(text), None, "{text}");
+        }
+        // An item that is not JSON is split as it is, for its reader to refuse.
+        assert_eq!(
+            split_array("[{\"a\":tru}, 1]"),
+            Some(vec!["{\"a\":tru}", "1"])
+        );
+        // JSON's whitespace has no form feed: one stays in its item, which is then not JSON.
+        assert_eq!(
+            split_array("[\u{c}1,2\u{c}]"),
+            Some(vec!["\u{c}1", "2\u{c}"])
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ use super::{AppState, peak_rss_bytes, rfc3339};
 use crate::Engine;
 use crate::protocol::json::WriteJs;
 use crate::protocol::processor::{Meta, failure};
+use crate::protocol::project::split_array;
 use crate::spec::valid_destination_name;
 
 const COMPACTED: &str = "json+compactedv1";
@@ -396,14 +397,15 @@ const SPLIT_MAX: usize = 4 * WINDOW;
 const WINDOW: usize = 1024;
 
 /// Maps a run of items with a batch of its own, its answers written comma-separated.
-fn write_run(engine: &Engine, run: &[&RawValue]) -> Written {
+fn write_run(engine: &Engine, run: &[&str]) -> Written {
     let mut w = Written {
         buf: Vec::with_capacity(run.len() * 1024),
         ok: 0,
         bad: 0,
+        not_json: 0,
     };
     let mut batch = engine.batch();
-    batch.push_all(run.iter().map(|item| item.get()), |responses| {
+    batch.push_all(run.iter().copied(), |responses| {
         for r in responses.drain(..) {
             if r.status() == 200 {
                 w.ok += 1;
@@ -417,6 +419,7 @@ fn write_run(engine: &Engine, run: &[&RawValue]) -> Written {
         }
         true
     });
+    w.not_json = batch.not_json();
     w
 }
 
@@ -425,26 +428,33 @@ struct Written {
     buf: Vec<u8>,
     ok: u64,
     bad: u64,
+    /// Items that were not JSON.
+    not_json: usize,
 }
 
-/// Maps `items` on `threads` threads (this one included), each taking a contiguous run of a
-/// window, and passes the answers on in order. False when the client has gone.
-fn map_split(engine: &Engine, items: &[&RawValue], threads: usize, out: &mut Chunks<'_>) -> bool {
+/// Maps `items` on `threads` threads (this one included), each taking a contiguous run, and
+/// gives the answers in order.
+fn map_runs(engine: &Engine, items: &[&str], threads: usize) -> Vec<Written> {
+    let per = items.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|s| {
+        let mut runs = items.chunks(per);
+        let first = runs.next().unwrap_or_default();
+        let others: Vec<_> = runs
+            .map(|run| s.spawn(move || write_run(engine, run)))
+            .collect();
+        let mut all = vec![write_run(engine, first)];
+        for h in others {
+            all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        }
+        all
+    })
+}
+
+/// Maps `items` on `threads` threads, a window at a time, and passes the answers on in
+/// order. False when the client has gone.
+fn map_split(engine: &Engine, items: &[&str], threads: usize, out: &mut Chunks<'_>) -> bool {
     for window in items.chunks(WINDOW) {
-        let per = window.len().div_ceil(threads);
-        let written: Vec<Written> = std::thread::scope(|s| {
-            let mut runs = window.chunks(per);
-            let first = runs.next().unwrap_or_default();
-            let others: Vec<_> = runs
-                .map(|run| s.spawn(move || write_run(engine, run)))
-                .collect();
-            let mut all = vec![write_run(engine, first)];
-            for h in others {
-                all.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            }
-            all
-        });
-        for w in written {
+        for w in map_runs(engine, window, threads) {
             if !out.push_written(w) {
                 return false;
             }
@@ -581,8 +591,25 @@ fn run_batch(
                 },
             );
         }
-        let items: Vec<&RawValue> = match serde_json::from_str(text) {
-            Ok(i) => i,
+        // Most bodies: the items are found by the array's brackets, commas and strings, and
+        // read (so checked) once, when mapped, on every thread, the answers held until all
+        // are mapped. An item that is not JSON makes the body not JSON: the answers are
+        // dropped, and the body is read whole first, as below, to say so.
+        if let Some(items) = split_array(text).filter(|i| !i.is_empty() && i.len() <= SPLIT_MAX) {
+            let threads = threads.min(items.len() / MIN_PER_THREAD).max(1);
+            let written = map_runs(engine, &items, threads);
+            if written.iter().all(|w| w.not_json == 0) {
+                let _ = head.send(Ok(()));
+                for w in written {
+                    if !out.push_written(w) {
+                        return None;
+                    }
+                }
+                return Some(out.finish());
+            }
+        }
+        let items: Vec<&str> = match serde_json::from_str::<Vec<&RawValue>>(text) {
+            Ok(i) => i.into_iter().map(RawValue::get).collect(),
             Err(e) => return refuse(head, format!("request body is not a valid JSON array: {e}")),
         };
         if items.is_empty() {
@@ -600,7 +627,7 @@ fn run_batch(
                 return None;
             }
         } else {
-            if !batch.push_all(items.iter().map(|item| item.get()), |r| out.push(r)) {
+            if !batch.push_all(items.iter().copied(), |r| out.push(r)) {
                 return None;
             }
         }
