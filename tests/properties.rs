@@ -226,6 +226,35 @@ proptest! {
     }
 
     #[test]
+    fn an_array_splits_where_serde_json_reads_its_items(
+        items in prop::collection::vec(any_json(), 0..6),
+        pretty in any::<bool>(),
+        cut in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        // Whole arrays (compact or pretty) split into exactly the items serde_json reads;
+        // with one byte changed, the split items are all JSON only if the text is.
+        let text = if pretty {
+            serde_json::to_string_pretty(&items).unwrap()
+        } else {
+            serde_json::to_string(&items).unwrap()
+        };
+        let theirs: Vec<&serde_json::value::RawValue> = serde_json::from_str(&text).unwrap();
+        let theirs: Vec<&str> = theirs.iter().map(|r| r.get()).collect();
+        prop_assert_eq!(eventmap::protocol::project::split_array(&text), Some(theirs));
+        let mut bytes = text.into_bytes();
+        let at = cut.index(bytes.len());
+        bytes[at] = byte;
+        if let Ok(bad) = String::from_utf8(bytes) {
+            let whole = serde_json::from_str::<Vec<&serde_json::value::RawValue>>(&bad).is_ok();
+            let split = eventmap::protocol::project::split_array(&bad).is_some_and(|items| {
+                items.iter().all(|i| serde_json::from_str::<&serde_json::value::RawValue>(i).is_ok())
+            });
+            prop_assert_eq!(split, whole, "{}", bad);
+        }
+    }
+
+    #[test]
     fn any_json_as_a_request_item(item in any_json()) {
         check(&item)?;
     }
