@@ -579,6 +579,17 @@ impl<'s> Cx<'s> {
                 for (spread, x) in items {
                     out.push((*spread, self.ast(x, src, path)?));
                 }
+                // A list of literals is one literal, made once (`k in ['a', 'b']`).
+                if out
+                    .iter()
+                    .all(|(spread, x)| !spread && matches!(x, Expr::Literal(_)))
+                {
+                    let values = out.into_iter().filter_map(|(_, x)| match x {
+                        Expr::Literal(v) => Some(v),
+                        _ => None,
+                    });
+                    return Some(Expr::Literal(Value::Array(values.collect())));
+                }
                 Expr::Array(out)
             }
             AstKind::Object(props) => {
@@ -588,6 +599,19 @@ impl<'s> Cx<'s> {
                         Prop::Key(_, k, v) => out.push((Some(k.clone()), self.ast(v, src, path)?)),
                         Prop::Spread(v) => out.push((None, self.ast(v, src, path)?)),
                     }
+                }
+                // An object of literals under its own keys is one literal, made once.
+                if out
+                    .iter()
+                    .all(|(k, x)| k.is_some() && matches!(x, Expr::Literal(_)))
+                {
+                    let mut m = crate::value::Map::new();
+                    for (k, x) in out {
+                        if let (Some(k), Expr::Literal(v)) = (k, x) {
+                            crate::eval::expr::put(&mut m, Some(&k), Some(v));
+                        }
+                    }
+                    return Some(Expr::Literal(Value::Object(m)));
                 }
                 Expr::Object(out)
             }
