@@ -265,9 +265,10 @@ pub fn put(m: &mut Map, key: Option<&str>, v: Option<Value>) {
 /// `{...v}`: the own enumerable keys of a value, in JavaScript's order.
 pub fn spread_into(m: &mut Map, v: Value) {
     match v {
+        // A key already there keeps its place (JavaScript's order); a new one is moved in.
         Value::Object(o) => {
             for (k, v) in o {
-                *js::object_slot(m, &k) = v;
+                m.insert(k, v);
             }
         }
         Value::Array(a) => {

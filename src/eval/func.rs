@@ -884,8 +884,12 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                         };
                     }
                     Func::MapKeys => {
-                        let r = apply(slots, body, &key, &x, s)?;
-                        *js::object_slot(&mut out, &js::to_js_string(r.as_ref())) = x;
+                        // The new key as text, copied once at most.
+                        let name = apply_with(slots, body, &key, &x, s, |v| match v {
+                            Some(Cow::Owned(Value::String(t))) => t,
+                            v => js::to_js_string(v.as_deref()),
+                        })?;
+                        out.insert(name, x);
                     }
                     _ => {
                         if test(slots, body, &key, &x, s)? {
