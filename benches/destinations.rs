@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
-use common::{mean_ns, sdk_context};
+use common::{mean_ns, sdk_context, transform_items};
 
 const EVENTS: usize = 200;
 
@@ -233,22 +233,8 @@ fn benches(c: &mut Criterion, filter: Option<&str>) -> Vec<Measured> {
                     serde_json::to_writer(&mut out, &responses).unwrap();
                     std::hint::black_box(out.len())
                 };
-                let mut transform = || {
-                    out2.clear();
-                    let mut batch = engine.batch();
-                    let mut r = Vec::with_capacity(4);
-                    out2.push(b'[');
-                    for t in &items {
-                        r.clear();
-                        batch.push(t, &mut r);
-                        for x in &r {
-                            write_js_of(&mut out2, x).unwrap();
-                            out2.push(b',');
-                        }
-                    }
-                    out2.push(b']');
-                    std::hint::black_box(out2.len())
-                };
+                let mut transform =
+                    || std::hint::black_box(transform_items(&engine, &items, &mut out2));
                 group.bench_function(BenchmarkId::from_parameter("floor"), |bench| {
                     bench.iter(&mut floor)
                 });

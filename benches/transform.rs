@@ -14,7 +14,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use eventmap::protocol::json::write_js_of;
 use eventmap::{Engine, Mappings};
 use serde_json::{Value, json};
 
@@ -23,7 +22,7 @@ use serde_json::{Value, json};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
-use common::mean_ns;
+use common::{mean_ns, transform_items};
 
 const BATCH: usize = 200;
 
@@ -197,21 +196,7 @@ fn benches(c: &mut Criterion) {
             })
         });
         group.bench_function(BenchmarkId::from_parameter("transform"), |bench| {
-            bench.iter(|| {
-                out.clear();
-                let mut batch = engine.batch();
-                out.push(b'[');
-                for t in &items {
-                    let mut r = Vec::with_capacity(2);
-                    batch.push(t, &mut r);
-                    for x in &r {
-                        write_js_of(&mut out, x).unwrap();
-                        out.push(b',');
-                    }
-                }
-                out.push(b']');
-                std::hint::black_box(out.len())
-            })
+            bench.iter(|| std::hint::black_box(transform_items(&engine, &items, &mut out)))
         });
         group.finish();
     }

@@ -28,6 +28,25 @@ pub fn sdk_context(i: usize) -> Value {
     })
 }
 
+/// eventmap's raw fast path over request items as text, the answers written into `out` as
+/// one JSON array (what the CLI and the server do for a batch).
+pub fn transform_items(engine: &eventmap::Engine, items: &[String], out: &mut Vec<u8>) -> usize {
+    out.clear();
+    let mut batch = engine.batch();
+    let mut r = Vec::with_capacity(4);
+    out.push(b'[');
+    for t in items {
+        r.clear();
+        batch.push(t, &mut r);
+        for x in &r {
+            eventmap::protocol::json::write_js_of(&mut *out, x).unwrap();
+            out.push(b',');
+        }
+    }
+    out.push(b']');
+    out.len()
+}
+
 /// Reads criterion's estimate (mean ns per iteration) of one benchmark, from the target
 /// directory criterion writes to (`CARGO_TARGET_DIR` when set).
 pub fn mean_ns(group: &str, bench: &str) -> Option<f64> {

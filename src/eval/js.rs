@@ -356,26 +356,26 @@ pub fn find_prefix(root: &Value, segs: &[Box<str>]) -> Prefix {
         return Prefix::Joined;
     }
     for (i, seg) in segs.iter().enumerate() {
-        let k = match cur {
+        let (k, next) = match cur {
             Value::Object(m) => match m.step(seg) {
                 (_, true) => return Prefix::Joined,
                 (None, false) => return Prefix::Absent,
-                (Some(k), false) => k,
+                (Some(k), false) => match m.get_index(k) {
+                    Some((_, v)) => (k, v),
+                    None => return Prefix::Joined,
+                },
             },
-            Value::Array(a) => match array_index(seg).filter(|&k| k < a.len()) {
-                Some(k) => k,
+            Value::Array(a) => match array_index(seg).and_then(|k| Some((k, a.get(k)?))) {
+                Some(found) => found,
                 None => return Prefix::Absent,
             },
             _ => return Prefix::Absent,
         };
-        let Ok(k32) = u32::try_from(k) else {
+        let Ok(k) = u32::try_from(k) else {
             return Prefix::Joined;
         };
-        at[i] = k32;
-        cur = match follow(cur, &[k32]) {
-            Some(v) => v,
-            None => return Prefix::Joined,
-        };
+        at[i] = k;
+        cur = next;
     }
     Prefix::At(at, segs.len() as u8)
 }
