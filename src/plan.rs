@@ -368,6 +368,31 @@ pub enum Arg {
     Lambda(Vec<usize>, Box<Expr>),
     /// A regular expression given as a literal, compiled once.
     Regex(Arc<Regex>),
+    /// A long literal list of texts on the right of `in`, indexed once: membership is one
+    /// lookup, not a comparison with every text.
+    Texts(Arc<TextSet>),
+}
+
+/// The texts of a literal list, for `in`.
+#[derive(Debug, Default)]
+pub struct TextSet(hashbrown::HashSet<Box<str>>);
+
+impl TextSet {
+    /// The list's texts, when every item is a text.
+    pub fn of(items: &[Value]) -> Option<TextSet> {
+        items
+            .iter()
+            .map(|i| match i {
+                Value::String(t) => Some(Box::from(t.as_str())),
+                _ => None,
+            })
+            .collect::<Option<_>>()
+            .map(TextSet)
+    }
+
+    pub fn contains(&self, t: &str) -> bool {
+        self.0.contains(t)
+    }
 }
 
 pub use crate::registry::Func;

@@ -318,3 +318,38 @@ fn each_text_sees_what_the_reference_says() {
         );
     }
 }
+
+/// A long list of texts on the right of `in` is made a set when the spec is compiled: it
+/// answers as the same list built while the event is mapped (a spread is not folded), which
+/// compares the value with each item strictly.
+#[test]
+fn in_over_a_long_text_list_answers_as_a_scan() {
+    let texts = "'t0', 't1', 't2', '3', 't4', 't5', 't6', 't7', 'track', ''";
+    let values = [
+        "'t2'",
+        "'t9'",
+        "3",
+        "'3'",
+        "null",
+        "undefined",
+        "true",
+        "['t1']",
+        "{t1: 1}",
+        "'T1'",
+        "''",
+        "message.type",
+        "message.nothing",
+    ];
+    for v in values {
+        let set = evaluate(&format!("{v} in [{texts}]"));
+        let scan = evaluate(&format!("{v} in [...[{texts}]]"));
+        assert_eq!(set, scan, "{v}");
+    }
+    let yes = Ok(Some(Value::Bool(true)));
+    assert_eq!(evaluate(&format!("'t2' in [{texts}]")), yes);
+    assert_eq!(evaluate(&format!("message.type in [{texts}]")), yes);
+    assert_eq!(
+        evaluate(&format!("3 in [{texts}]")),
+        Ok(Some(Value::Bool(false)))
+    );
+}

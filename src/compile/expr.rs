@@ -14,9 +14,12 @@ use crate::value::Value;
 use super::cx::{Cx, join};
 use super::parse::{self, Arg as PArg, Ast, AstKind, Prop, TextPart as PTextPart};
 use crate::diag::{Code, suggest};
-use crate::plan::{Arg, Expr, JsonFilter, Path, Root, Text, TextPart, Unary};
+use crate::plan::{Arg, Expr, JsonFilter, Path, Root, Text, TextPart, TextSet, Unary};
 use crate::registry::{self, ArgKind, Construct, Func};
 use crate::spec::node::{Kind, Node};
+
+/// From how many texts a literal list on the right of `in` is made a set.
+const TEXT_SET_FROM: usize = 8;
 
 /// The YAML-only expression forms, besides the registry's constructs.
 pub const YAML_FORMS: &[&str] = &["value", "template", "object", "if"];
@@ -78,10 +81,18 @@ impl<'s> Cx<'s> {
     }
 
     /// A call, with what the function reads of the message on its own noted.
-    fn call_expr(&mut self, func: Func, args: Vec<Arg>) -> Expr {
+    fn call_expr(&mut self, func: Func, mut args: Vec<Arg>) -> Expr {
         if func == Func::ExternalId {
             self.message_reads
                 .add(&["context".into(), "externalId".into()]);
+        }
+        // `k in [...]` over a long list of texts (reserved words, say): a set, made once.
+        if func == Func::In
+            && let Some(Arg::Value(Expr::Literal(Value::Array(items)))) = args.get(1)
+            && items.len() >= TEXT_SET_FROM
+            && let Some(set) = TextSet::of(items)
+        {
+            args[1] = Arg::Texts(Arc::new(set));
         }
         Expr::Call(func, args)
     }
@@ -560,7 +571,7 @@ impl<'s> Cx<'s> {
                     Expr::Call(c.func, args)
                 } else {
                     let (l, r) = (self.ast(l, src, path), self.ast(r, src, path));
-                    Expr::Call(c.func, vec![Arg::Value(l?), Arg::Value(r?)])
+                    self.call_expr(c.func, vec![Arg::Value(l?), Arg::Value(r?)])
                 }
             }
             AstKind::Ternary(c, t, e) => {

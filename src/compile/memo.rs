@@ -138,7 +138,7 @@ fn is_config_only(e: &Expr, pure: &Purity) -> bool {
                 f,
                 Func::Now | Func::RandomHex | Func::Uuid | Func::ExternalId
             ) && args.iter().all(|a| match a {
-                Arg::Missing | Arg::Regex(_) => true,
+                Arg::Missing | Arg::Regex(_) | Arg::Texts(_) => true,
                 Arg::Value(x) => is_config_only(x, pure),
                 // The parameters take values of the other arguments, config-only when
                 // those are (else the call is not config-only anyway).

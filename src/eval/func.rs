@@ -42,6 +42,14 @@ fn regex_arg(args: &[Arg], i: usize) -> &Arc<Regex> {
     }
 }
 
+/// The text of a key made a value to bind it.
+fn into_text(key: Value) -> String {
+    match key {
+        Value::String(t) => t,
+        _ => unreachable!("keys are bound as texts"),
+    }
+}
+
 fn lambda_arg(args: &[Arg], i: usize) -> (&[usize], &Expr) {
     match args.get(i) {
         Some(Arg::Lambda(slots, body)) => (slots, body),
@@ -236,7 +244,14 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             })
         }
         Func::In => {
-            let (v, c) = (a0()?, arg(args, 1, s)?);
+            let v = a0()?;
+            if let Some(Arg::Texts(set)) = args.get(1) {
+                // Items all texts: only an equal text is in (strict equality).
+                return Ok(boolean(
+                    matches!(v.as_deref(), Some(Value::String(t)) if set.contains(t)),
+                ));
+            }
+            let c = arg(args, 1, s)?;
             boolean(match c.as_deref() {
                 // A text against a list (a reserved-word list, say): texts compared directly.
                 Some(Value::Array(items)) => match v.as_deref() {
@@ -267,7 +282,9 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         Func::Defined => boolean(js::defined(a0()?.as_deref())),
         Func::NotEmpty => boolean(js::not_empty(a0()?.as_deref())),
         Func::Filled => boolean(js::filled(a0()?.as_deref())),
-        Func::TypeOf => text(js::type_name(a0()?.as_deref()).to_owned()),
+        // The name made once, not a text per call (`type_of(v) == 'string'` runs for every
+        // key of some payloads).
+        Func::TypeOf => Some(Cow::Borrowed(js::type_value(a0()?.as_deref()))),
         Func::String => {
             let v = a0()?;
             match v {
@@ -340,17 +357,19 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::ReplaceRegex => {
             let (v, with) = (a0()?, arg(args, 2, s)?);
-            match string_arg("replace_regex", v.as_deref())? {
-                None => None,
-                Some(t) => {
-                    let with = js::to_js_string(with.as_deref());
-                    text(
-                        regex_arg(args, 1)
-                            .replace_all(t, with.as_str())
-                            .into_owned(),
-                    )
-                }
-            }
+            let with = match with.as_deref() {
+                Some(Value::String(w)) => Cow::Borrowed(w.as_str()),
+                other => Cow::Owned(js::to_js_string(other)),
+            };
+            let replaced = match string_arg("replace_regex", v.as_deref())? {
+                None => return Ok(None),
+                Some(t) => match regex_arg(args, 1).replace_all(t, with.as_ref()) {
+                    Cow::Owned(r) => r,
+                    // Nothing matched: the text itself, not a copy.
+                    Cow::Borrowed(_) => return Ok(v),
+                },
+            };
+            text(replaced)
         }
         Func::Matches => {
             let v = a0()?;
@@ -863,16 +882,16 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             };
             let mut out = Map::with_capacity(pairs.len());
             for (k, x) in pairs {
-                // `v => ...` over values: the key is not bound, so not made.
-                let key = if f == Func::MapValues && slots.len() < 2 {
-                    Value::Null
-                } else {
-                    Value::String(k.clone())
-                };
                 match f {
                     // The keys are those of one object, each once: appended as they come. A
                     // value the lambda gives back unchanged is moved, not copied.
                     Func::MapValues => {
+                        // `v => ...` over values: the key is not bound, so not made.
+                        let key = if slots.len() < 2 {
+                            Value::Null
+                        } else {
+                            Value::String(k.clone())
+                        };
                         let r = apply_with(slots, body, &x, &key, s, |v| match v {
                             Some(Cow::Borrowed(p)) if std::ptr::eq(p, &x) => None,
                             v => Some(v.map(Cow::into_owned)),
@@ -883,17 +902,21 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                             Some(None) => None,
                         };
                     }
+                    // The new key as text: the old one moved back when the lambda gives it
+                    // back unchanged, else copied once at most.
                     Func::MapKeys => {
-                        // The new key as text, copied once at most.
+                        let key = Value::String(k);
                         let name = apply_with(slots, body, &key, &x, s, |v| match v {
-                            Some(Cow::Owned(Value::String(t))) => t,
-                            v => js::to_js_string(v.as_deref()),
+                            Some(Cow::Borrowed(p)) if std::ptr::eq(p, &key) => None,
+                            Some(Cow::Owned(Value::String(t))) => Some(t),
+                            v => Some(js::to_js_string(v.as_deref())),
                         })?;
-                        out.insert(name, x);
+                        out.insert(name.unwrap_or_else(|| into_text(key)), x);
                     }
                     _ => {
+                        let key = Value::String(k);
                         if test(slots, body, &key, &x, s)? {
-                            out.insert(k, x);
+                            out.insert(into_text(key), x);
                         }
                     }
                 }

@@ -2,6 +2,8 @@
 //! depend on (truthiness, emptiness, `get-value` / `set-value` paths, lodash `merge`, the two
 //! cleaning policies, `Number#toString`). Pure functions over `crate::value::Value`.
 
+use std::sync::LazyLock;
+
 use crate::value::{Map, Number, PathStart, Value};
 
 /// Longest array an index written by a path may create; past it a write is refused rather
@@ -70,14 +72,35 @@ pub fn filled(v: Option<&Value>) -> bool {
 
 /// The type name JavaScript's `typeof` gives, with `null` and arrays told apart.
 pub fn type_name(v: Option<&Value>) -> &'static str {
+    TYPE_NAMES[type_index(v)]
+}
+
+/// [`type_name`] as a value, made once.
+pub fn type_value(v: Option<&Value>) -> &'static Value {
+    static VALUES: LazyLock<[Value; 7]> =
+        LazyLock::new(|| TYPE_NAMES.map(|n| Value::String(n.to_owned())));
+    &VALUES[type_index(v)]
+}
+
+const TYPE_NAMES: [&str; 7] = [
+    "undefined",
+    "null",
+    "boolean",
+    "number",
+    "string",
+    "array",
+    "object",
+];
+
+fn type_index(v: Option<&Value>) -> usize {
     match v {
-        None => "undefined",
-        Some(Value::Null) => "null",
-        Some(Value::Bool(_)) => "boolean",
-        Some(Value::Number(_)) => "number",
-        Some(Value::String(_)) => "string",
-        Some(Value::Array(_)) => "array",
-        Some(Value::Object(_)) => "object",
+        None => 0,
+        Some(Value::Null) => 1,
+        Some(Value::Bool(_)) => 2,
+        Some(Value::Number(_)) => 3,
+        Some(Value::String(_)) => 4,
+        Some(Value::Array(_)) => 5,
+        Some(Value::Object(_)) => 6,
     }
 }
 
