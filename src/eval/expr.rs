@@ -3,6 +3,7 @@
 //! JavaScript's `undefined`.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::value::{Map, Value};
 
@@ -12,6 +13,41 @@ use super::js;
 use crate::plan::{Expr, JsonFilter, Path, Plan, Root, Text, TextPart, Unary};
 
 pub type Val<'a> = Option<Cow<'a, Value>>;
+
+/// A variable's value: made by this event, or shared by every event of its destination (a
+/// config-only `let`'s value, remembered; see `compile::memo`), so not copied per event.
+#[derive(Clone)]
+pub enum Bound {
+    Own(Value),
+    Shared(Arc<Value>),
+}
+
+impl Bound {
+    /// The value itself, copied only when it is shared.
+    pub fn into_value(self) -> Value {
+        match self {
+            Bound::Own(v) => v,
+            Bound::Shared(v) => Arc::unwrap_or_clone(v),
+        }
+    }
+}
+
+impl std::ops::Deref for Bound {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match self {
+            Bound::Own(v) => v,
+            Bound::Shared(v) => v,
+        }
+    }
+}
+
+impl From<Value> for Bound {
+    fn from(v: Value) -> Self {
+        Bound::Own(v)
+    }
+}
 
 /// A binding made by a lambda or `fan_out` for the duration of one element.
 pub struct Local<'a> {
@@ -28,7 +64,7 @@ pub struct Scope<'a> {
     pub config: &'a Value,
     pub metadata: &'a Value,
     pub payload: &'a Value,
-    pub vars: &'a [Option<Value>],
+    pub vars: &'a [Option<Bound>],
     /// Where the message paths' parents were found, for this event (empty: not remembered).
     pub prefixes: &'a [std::cell::Cell<js::Prefix>],
     pub local: Option<&'a Local<'a>>,
@@ -50,7 +86,7 @@ impl<'a> Scope<'a> {
             }
             l = b.parent;
         }
-        self.vars.get(slot).and_then(Option::as_ref)
+        self.vars.get(slot).and_then(Option::as_deref)
     }
 
     /// `integration`: the first truthy `message.integrations.<name>`.

@@ -114,19 +114,22 @@ impl Env {
 /// The values of a plan's config-only `let`s for one destination (see `compile::memo`),
 /// filled as events reach them.
 #[derive(Default)]
-pub struct Memo(std::cell::RefCell<Vec<Option<Option<Value>>>>);
+pub struct Memo(std::cell::RefCell<Vec<Option<Option<Arc<Value>>>>>);
 
 impl Memo {
-    fn get(&self, i: usize) -> Option<Option<Value>> {
+    fn get(&self, i: usize) -> Option<Option<Arc<Value>>> {
         self.0.borrow().get(i).cloned().flatten()
     }
 
-    fn put(&self, i: usize, v: &Option<Value>) {
+    /// Remembers a value, and gives it back shared.
+    fn put(&self, i: usize, v: Option<Value>) -> Option<Arc<Value>> {
+        let v = v.map(Arc::new);
         let mut m = self.0.borrow_mut();
         if m.len() <= i {
             m.resize(i + 1, None);
         }
         m[i] = Some(v.clone());
+        v
     }
 }
 

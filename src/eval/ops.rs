@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use crate::value::{Map, Value};
 
-use super::expr::{Scope, eval};
+use super::expr::{Bound, Scope, eval};
 use super::js;
 use super::{Event, Failure, Output};
 use crate::compile::ANY;
@@ -38,7 +38,7 @@ pub struct Trace {
 /// What the steps of one event build up.
 pub struct State {
     pub payload: Value,
-    pub vars: Vec<Option<Value>>,
+    pub vars: Vec<Option<Bound>>,
     /// Where the message paths' parents were found (see `Path::prefix`), for this event.
     pub prefixes: Vec<std::cell::Cell<super::js::Prefix>>,
     /// Responses, each with its trace (empty unless tracing).
@@ -122,12 +122,13 @@ impl Event<'_> {
             // `in` check, which refuses it in its unsupported text, the value written as
             // JavaScript's String() writes it; unless the spec words this case itself.
             Some(other) if !rule.lowercase && rule.written[1].is_none() => {
-                st.vars[rule.type_slot] = Some(Value::String(js::to_js_string(Some(&other))));
+                st.vars[rule.type_slot] =
+                    Some(Value::String(js::to_js_string(Some(&other))).into());
                 return Err((None, self.type_error(st, 2)));
             }
             Some(other) => {
                 st.vars[rule.type_of_slot] =
-                    Some(Value::String(js::type_name(Some(&other)).into()));
+                    Some(Value::String(js::type_name(Some(&other)).into()).into());
                 return Err((Some(&rule.step), self.type_error(st, 1)));
             }
         };
@@ -135,7 +136,7 @@ impl Event<'_> {
             return Err((None, self.type_error(st, 0)));
         }
         if !self.plan.flows.contains_key(&ty) {
-            st.vars[rule.type_slot] = Some(Value::String(ty));
+            st.vars[rule.type_slot] = Some(Value::String(ty).into());
             return Err((None, self.type_error(st, 2)));
         }
         st.flow = Some(ty);
@@ -325,13 +326,13 @@ impl Event<'_> {
                 if let Some((i, m)) = kept
                     && let Some(v) = m.get(i)
                 {
-                    st.vars[*slot] = v;
+                    st.vars[*slot] = v.map(Bound::Shared);
                 } else {
                     let v = eval(value, &self.scope(st))?.map(Cow::into_owned);
-                    if let Some((i, m)) = kept {
-                        m.put(i, &v);
-                    }
-                    st.vars[*slot] = v;
+                    st.vars[*slot] = match kept {
+                        Some((i, m)) => m.put(i, v).map(Bound::Shared),
+                        None => v.map(Bound::Own),
+                    };
                 }
             }
             Op::If {
@@ -426,7 +427,7 @@ impl Event<'_> {
                     if let (Some(t), Some(b)) = (&mut st.trace, &base_trace) {
                         t.fields.clone_from(b);
                     }
-                    st.vars[*slot] = Some(item);
+                    st.vars[*slot] = Some(item.into());
                     if self.run_ops(ops, st)? == Control::Return {
                         return Ok(Control::Return);
                     }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use crate::value::{Map, Value};
 
-use crate::eval::expr::{Scope, eval};
+use crate::eval::expr::{Bound, Scope, eval};
 use crate::eval::{self, Env, Failure, Output, js};
 use crate::plan::{BatchPlan, Entries, Plan, Request, Shape};
 use crate::protocol::processor::prepare;
@@ -232,7 +232,7 @@ fn scope<'a>(
     env: &'a Env,
     event: &'a Event,
     payload: &'a Value,
-    vars: &'a [Option<Value>],
+    vars: &'a [Option<Bound>],
 ) -> Scope<'a> {
     Scope {
         plan,
@@ -292,10 +292,10 @@ fn batch_group(
     let mut pieces: Vec<Piece> = Vec::new();
     let mut failed_events: Vec<usize> = Vec::new();
     // Each response is moved into `output` while its expressions run (never copied).
-    let mut vars: Vec<Option<Value>> = vec![None; b.slots];
+    let mut vars: Vec<Option<Bound>> = vec![None; b.slots];
     for (r, d) in done.iter_mut().enumerate() {
         let e = &events[d.event];
-        vars[b.output_slot] = Some(std::mem::take(&mut d.response));
+        vars[b.output_slot] = Some(std::mem::take(&mut d.response).into());
         let found = (|| -> Result<(), Failure> {
             let (alone, items, key, rank) = {
                 let s = scope(plan, env, e, &d.payload, &vars);
@@ -325,12 +325,17 @@ fn batch_group(
             for item in items {
                 let (item, size) = match &b.size {
                     Some(z) => {
-                        vars[b.item_slot] = Some(item);
+                        vars[b.item_slot] = Some(item.into());
                         let size = {
                             let s = scope(plan, env, e, &d.payload, &vars);
                             eval(z, &s).map(|v| js::to_number(v.as_deref()))
                         };
-                        (vars[b.item_slot].take().unwrap_or(Value::Null), size?)
+                        (
+                            vars[b.item_slot]
+                                .take()
+                                .map_or(Value::Null, Bound::into_value),
+                            size?,
+                        )
                     }
                     None => {
                         let size = size_of(&item);
@@ -349,7 +354,9 @@ fn batch_group(
             }
             Ok(())
         })();
-        d.response = vars[b.output_slot].take().unwrap_or(Value::Null);
+        d.response = vars[b.output_slot]
+            .take()
+            .map_or(Value::Null, Bound::into_value);
         vars[b.item_slot] = None;
         if let Err(f) = found
             && !failed_events.contains(&d.event)
@@ -434,8 +441,8 @@ fn batch_group(
             }
             let lead = chunk[0].response;
             let lead_event = &events[chunk[0].event];
-            vars[b.items_slot] = Some(Value::Array(items));
-            vars[b.output_slot] = Some(std::mem::take(&mut done[lead].response));
+            vars[b.items_slot] = Some(Value::Array(items).into());
+            vars[b.output_slot] = Some(std::mem::take(&mut done[lead].response).into());
             let s = scope(plan, env, lead_event, &done[lead].payload, &vars);
             let made = build(&b.request, &s).and_then(|request| {
                 let batched = match &b.batched {
@@ -444,7 +451,9 @@ fn batch_group(
                 };
                 Ok((request, batched))
             });
-            done[lead].response = vars[b.output_slot].take().unwrap_or(Value::Null);
+            done[lead].response = vars[b.output_slot]
+                .take()
+                .map_or(Value::Null, Bound::into_value);
             vars[b.items_slot] = None;
             match made {
                 Ok((request, batched)) => built.push(Built {
