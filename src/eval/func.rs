@@ -294,14 +294,24 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         }
         Func::Lowercase | Func::Uppercase | Func::Trim => {
             let v = a0()?;
-            match string_arg("", v.as_deref())? {
-                None => None,
-                Some(t) => text(match f {
-                    Func::Lowercase => t.to_lowercase(),
-                    Func::Uppercase => t.to_uppercase(),
-                    _ => js::js_trim(t).to_owned(),
-                }),
+            let Some(t) = string_arg("", v.as_deref())? else {
+                return Ok(None);
+            };
+            // A text the call leaves as it is (ASCII already in its case, nothing to trim)
+            // is given back itself, not copied.
+            let same = match f {
+                Func::Lowercase => t.is_ascii() && !t.bytes().any(|b| b.is_ascii_uppercase()),
+                Func::Uppercase => t.is_ascii() && !t.bytes().any(|b| b.is_ascii_lowercase()),
+                _ => js::js_trim(t).len() == t.len(),
+            };
+            if same {
+                return Ok(v);
             }
+            text(match f {
+                Func::Lowercase => t.to_lowercase(),
+                Func::Uppercase => t.to_uppercase(),
+                _ => js::js_trim(t).to_owned(),
+            })
         }
         Func::Split => {
             let (v, sep) = (a0()?, arg(args, 1, s)?);
@@ -494,10 +504,17 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             if !js::truthy(v.as_deref()) {
                 return Ok(None);
             }
-            let input = js::to_js_string(v.as_deref());
+            let input = match v.as_deref() {
+                Some(Value::String(t)) => Cow::Borrowed(t.as_str()),
+                other => Cow::Owned(js::to_js_string(other)),
+            };
             let bytes: Cow<'_, [u8]> = match arg(args, 1, s)?.as_deref() {
                 None => Cow::Borrowed(input.as_bytes()),
                 Some(Value::String(e)) if e == "utf8" => Cow::Borrowed(input.as_bytes()),
+                // ASCII is its own latin1.
+                Some(Value::String(e)) if e == "latin1" && input.is_ascii() => {
+                    Cow::Borrowed(input.as_bytes())
+                }
                 // The low byte of each UTF-16 unit, as JavaScript code that hashes
                 // `charCodeAt(i) & 0xff` does.
                 #[allow(clippy::cast_possible_truncation)]
