@@ -351,8 +351,9 @@ pub enum Expr {
     JsonFilter(Arc<JsonFilter>),
     /// A list literal; `true` marks a spread element.
     Array(Vec<(bool, Expr)>),
-    /// An object literal: keys in order, `None` for a spread.
-    Object(Vec<(Option<String>, Expr)>),
+    /// An object literal: keys in order, `None` for a spread; `true` when no key is written
+    /// twice (no spread, no key repeated), so each is appended without a search.
+    Object(Vec<(Option<String>, Expr)>, bool),
     Text(Arc<Text>),
     Unary(Unary, Box<Expr>),
     /// A construct of the registry with its arguments, by position.

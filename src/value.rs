@@ -137,6 +137,12 @@ impl Map {
     }
 
     /// Appends a key known to be absent.
+    /// Appends a key the caller knows is absent (each key of a literal written once).
+    pub fn push_unique(&mut self, key: String, value: Value) {
+        debug_assert!(!self.contains_key(&key), "{key} is already there");
+        self.push_new(key, value);
+    }
+
     fn push_new(&mut self, key: String, value: Value) -> usize {
         let i = self.entries.len();
         if let Some(ix) = &mut self.index {

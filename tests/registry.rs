@@ -353,3 +353,25 @@ fn in_over_a_long_text_list_answers_as_a_scan() {
         Ok(Some(Value::Bool(false)))
     );
 }
+
+/// An object literal writes each key where JavaScript would: a key written twice keeps its
+/// first place and its last value, an undefined value leaves the key out (or takes it out).
+#[test]
+fn object_literals_write_keys_as_javascript_does() {
+    let cases = [
+        (
+            "{a: message.type, b: message.nothing, c: 2}",
+            json!({"a": "track", "c": 2}),
+        ),
+        ("{a: message.type, a: message.nothing}", json!({})),
+        ("{a: message.type, b: 2, a: 3}", json!({"a": 3, "b": 2})),
+        ("{...{a: message.type}, a: message.nothing}", json!({})),
+        (
+            "{b: message.type, ...{a: 1, b: 2}}",
+            json!({"b": 2, "a": 1}),
+        ),
+    ];
+    for (expr, want) in cases {
+        assert_eq!(evaluate(expr), Ok(Some(want)), "{expr}");
+    }
+}

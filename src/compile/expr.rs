@@ -330,7 +330,7 @@ impl<'s> Cx<'s> {
                 None => ok = false,
             }
         }
-        ok.then_some(Expr::Object(out))
+        ok.then(|| object(out))
     }
 
     /// `{construct: args}`: a list gives the arguments in order, a mapping by name, anything
@@ -624,7 +624,7 @@ impl<'s> Cx<'s> {
                     }
                     return Some(Expr::Literal(Value::Object(m)));
                 }
-                Expr::Object(out)
+                object(out)
             }
             AstKind::Lambda(..) => {
                 self.err_at(
@@ -1161,6 +1161,17 @@ fn json_filter(s: &str) -> Option<JsonFilter> {
         equals: equals.into(),
         then,
     })
+}
+
+/// An object literal, knowing whether each of its keys is written once.
+fn object(entries: Vec<(Option<String>, Expr)>) -> Expr {
+    let mut keys: Vec<&str> = Vec::with_capacity(entries.len());
+    for (k, _) in &entries {
+        keys.extend(k.as_deref());
+    }
+    keys.sort_unstable();
+    let distinct = keys.len() == entries.len() && keys.windows(2).all(|w| w[0] != w[1]);
+    Expr::Object(entries, distinct)
 }
 
 #[cfg(test)]

@@ -127,7 +127,7 @@ fn is_config_only(e: &Expr, pure: &Purity) -> bool {
         Expr::Index(base, key) => is_config_only(base, pure) && is_config_only(key, pure),
         Expr::JsonPath(_) | Expr::JsonFilter(_) => false,
         Expr::Array(items) => items.iter().all(|(_, x)| is_config_only(x, pure)),
-        Expr::Object(entries) => entries.iter().all(|(_, x)| is_config_only(x, pure)),
+        Expr::Object(entries, _) => entries.iter().all(|(_, x)| is_config_only(x, pure)),
         Expr::Text(t) => t.parts.iter().all(|p| match p {
             TextPart::Lit(_) => true,
             TextPart::Hole(x) => is_config_only(x, pure),

@@ -241,10 +241,19 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
             }
             owned(Value::Array(out))
         }
-        Expr::Object(entries) => {
-            let mut m = Map::new();
+        Expr::Object(entries, distinct) => {
+            let mut m = Map::with_capacity(entries.len());
             for (k, x) in entries {
-                put(&mut m, k.as_deref(), eval(x, s)?.map(Cow::into_owned));
+                let v = eval(x, s)?.map(Cow::into_owned);
+                match (k, v) {
+                    // Each key once: appended, and an undefined one is simply left out.
+                    (Some(k), v) if *distinct => {
+                        if let Some(v) = v {
+                            m.push_unique(k.clone(), v);
+                        }
+                    }
+                    (k, v) => put(&mut m, k.as_deref(), v),
+                }
             }
             owned(Value::Object(m))
         }
