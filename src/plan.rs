@@ -466,6 +466,10 @@ pub enum Op {
         /// Where a batch remembers the value, when it reads nothing of the event (see
         /// `compile::memo`).
         memo: Option<usize>,
+        /// The value reads no variable and not the payload, only the event's own parts (and
+        /// the spec's literals): what it gives lives as long as the event, and is bound
+        /// where it is, not copied (`let props: message.properties`).
+        event_only: bool,
     },
     If {
         cond: Expr,

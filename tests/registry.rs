@@ -375,3 +375,52 @@ fn object_literals_write_keys_as_javascript_does() {
         assert_eq!(evaluate(expr), Ok(Some(want)), "{expr}");
     }
 }
+
+/// A `let` that reads only the event's own parts binds what it reads where it is; one that
+/// reads a variable or the payload sees them (through a batch, which remembers config-only
+/// values, and alone).
+#[test]
+fn lets_see_variables_the_payload_and_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("ex");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(
+        d.join("destination.yaml"),
+        "destination: ex\nmessage_type: {supported: [track]}\nrequest: {endpoint: x}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("track.yaml"),
+        "flow: track\nsteps:\n  - name: s\n    do:\n      - set: {x: 1}\n      \
+         - let: {v: message.type, c: config.k}\n      - let:\n          \
+         from_payload: payload.x\n          from_var: \"v ?? 'none'\"\n          \
+         from_config_var: \"c ?? 'none'\"\n          \
+         lambda_param: \"map([1, 2], n => n + 1)\"\n          \
+         lambda_outer: \"map([1, 2], n => v)\"\n          \
+         from_event: message.nothing ?? message.type\n          \
+         whole: message.properties\n      \
+         - set: {a: from_payload, b: from_var, c: from_config_var, d: lambda_param, \
+         e: lambda_outer, f: from_event, g: whole.n}\n      - emit: {}\n",
+    )
+    .unwrap();
+    let engine = Engine::load(&Mappings::Dir(dir.path().to_owned()), "ex")
+        .unwrap()
+        .unwrap();
+    let item = json!({
+        "message": {"type": "track", "properties": {"n": 5}},
+        "destination": {"Config": {"k": "K"}},
+        "metadata": {"jobId": 1}
+    });
+    let want: eventmap::value::Value = json!({"x": 1, "a": 1, "b": "track", "c": "K",
+        "d": [2, 3], "e": ["track", "track"], "f": "track", "g": 5})
+    .into();
+    let alone = engine.transform(item.clone());
+    assert_eq!(alone[0]["output"]["body"]["JSON"], want, "{}", alone[0]);
+    let mut batch = engine.batch();
+    let text = item.to_string();
+    for _ in 0..2 {
+        let mut out = Vec::new();
+        batch.push(&text, &mut out);
+        assert_eq!(out[0].to_value()["output"]["body"]["JSON"], want);
+    }
+}

@@ -65,7 +65,13 @@ pub fn mark_steps(steps: &mut [Step], pure: &mut Purity, next: &mut usize) {
 fn mark_ops(ops: &mut [Op], pure: &mut Purity, next: &mut usize) {
     for op in ops {
         match op {
-            Op::Let { slot, value, memo } => {
+            Op::Let {
+                slot,
+                value,
+                memo,
+                event_only,
+            } => {
+                *event_only = reads_event_only(value, &mut Vec::new());
                 let config_only = is_config_only(value, pure);
                 if config_only {
                     *memo = Some(*next);
@@ -107,6 +113,45 @@ fn mark_ops(ops: &mut [Op], pure: &mut Purity, next: &mut usize) {
             | Op::Drop { .. }
             | Op::CheckType => {}
         }
+    }
+}
+
+/// Whether an expression reads no variable (but the parameters of its own lambdas, in
+/// `params`) and not the payload.
+fn reads_event_only(e: &Expr, params: &mut Vec<usize>) -> bool {
+    match e {
+        Expr::Literal(_) | Expr::Undefined | Expr::JsonPath(_) | Expr::JsonFilter(_) => true,
+        Expr::Path(p) => match p.root {
+            Root::Var(slot) => params.contains(&slot),
+            Root::Payload => false,
+            Root::Message
+            | Root::Config
+            | Root::Destination
+            | Root::Consts
+            | Root::Router
+            | Root::Metadata
+            | Root::Integration
+            | Root::Connection => true,
+        },
+        Expr::Member(base, _, _) | Expr::Unary(_, base) => reads_event_only(base, params),
+        Expr::Index(base, key) => reads_event_only(base, params) && reads_event_only(key, params),
+        Expr::Array(items) => items.iter().all(|(_, x)| reads_event_only(x, params)),
+        Expr::Object(entries, _) => entries.iter().all(|(_, x)| reads_event_only(x, params)),
+        Expr::Text(t) => t.parts.iter().all(|p| match p {
+            TextPart::Lit(_) => true,
+            TextPart::Hole(x) => reads_event_only(x, params),
+        }),
+        Expr::Call(_, args) => args.iter().all(|a| match a {
+            Arg::Missing | Arg::Regex(_) | Arg::Texts(_) => true,
+            Arg::Value(x) => reads_event_only(x, params),
+            Arg::Lambda(own, body) => {
+                let n = params.len();
+                params.extend(own);
+                let ok = reads_event_only(body, params);
+                params.truncate(n);
+                ok
+            }
+        }),
     }
 }
 

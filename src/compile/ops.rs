@@ -155,6 +155,7 @@ impl<'s> Cx<'s> {
                             slot,
                             value,
                             memo: None,
+                            event_only: false,
                         });
                     }
                 }

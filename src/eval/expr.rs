@@ -14,36 +14,40 @@ use crate::plan::{Expr, JsonFilter, Path, Plan, Root, Text, TextPart, Unary};
 
 pub type Val<'a> = Option<Cow<'a, Value>>;
 
-/// A variable's value: made by this event, or shared by every event of its destination (a
-/// config-only `let`'s value, remembered; see `compile::memo`), so not copied per event.
+/// A variable's value: made by this event, shared by every event of its destination (a
+/// config-only `let`'s value, remembered; see `compile::memo`), or a part of the event itself
+/// (`let props: message.properties`), so never copied to be bound.
 #[derive(Clone)]
-pub enum Bound {
+pub enum Bound<'e> {
     Own(Value),
     Shared(Arc<Value>),
+    Event(&'e Value),
 }
 
-impl Bound {
-    /// The value itself, copied only when it is shared.
+impl Bound<'_> {
+    /// The value itself, copied only when it is not this binding's own.
     pub fn into_value(self) -> Value {
         match self {
             Bound::Own(v) => v,
             Bound::Shared(v) => Arc::unwrap_or_clone(v),
+            Bound::Event(v) => v.clone(),
         }
     }
 }
 
-impl std::ops::Deref for Bound {
+impl std::ops::Deref for Bound<'_> {
     type Target = Value;
 
     fn deref(&self) -> &Value {
         match self {
             Bound::Own(v) => v,
             Bound::Shared(v) => v,
+            Bound::Event(v) => v,
         }
     }
 }
 
-impl From<Value> for Bound {
+impl From<Value> for Bound<'_> {
     fn from(v: Value) -> Self {
         Bound::Own(v)
     }
@@ -64,7 +68,7 @@ pub struct Scope<'a> {
     pub config: &'a Value,
     pub metadata: &'a Value,
     pub payload: &'a Value,
-    pub vars: &'a [Option<Bound>],
+    pub vars: &'a [Option<Bound<'a>>],
     /// Where the message paths' parents were found, for this event (empty: not remembered).
     pub prefixes: &'a [std::cell::Cell<js::Prefix>],
     pub local: Option<&'a Local<'a>>,

@@ -145,12 +145,20 @@ pub struct Event<'a> {
     pub now_ms: i64,
     /// Where config-only values are remembered, when the item's destination is cached.
     pub memo: Option<&'a Memo>,
+    /// Where the message paths' parents were found (see `Path::prefix`), for this event.
+    pub prefixes: &'a [std::cell::Cell<js::Prefix>],
 }
 
 impl<'a> Event<'a> {
     /// One request item's parts, run against `plan` at the environment's clock.
-    fn new(plan: &'a Plan, item: Item<'a>, env: &'a Env) -> Self {
+    fn new(
+        plan: &'a Plan,
+        item: Item<'a>,
+        env: &'a Env,
+        prefixes: &'a [std::cell::Cell<js::Prefix>],
+    ) -> Self {
         Event {
+            prefixes,
             plan,
             message: item.message,
             config: item.config,
@@ -223,11 +231,11 @@ pub fn check(
     item: Item<'_>,
     env: &Env,
 ) -> Result<(), StepFailure> {
-    let event = Event::new(plan, item, env);
+    let prefixes = vec![std::cell::Cell::default(); plan.read_prefixes.len()];
+    let event = Event::new(plan, item, env, &prefixes);
     let mut st = State {
         payload: Value::Object(Map::new()),
         vars: vec![None; slots],
-        prefixes: vec![std::cell::Cell::default(); plan.read_prefixes.len()],
         out: Vec::new(),
         trace: env.coverage.as_ref().map(|_| Box::default()),
         flow: None,
@@ -265,11 +273,11 @@ fn run_with(
     env: &Env,
     trace: bool,
 ) -> Result<Vec<(Output, Vec<TraceEntry>)>, StepFailure> {
-    let event = Event::new(plan, item, env);
+    let prefixes = vec![std::cell::Cell::default(); plan.read_prefixes.len()];
+    let event = Event::new(plan, item, env, &prefixes);
     let mut st = State {
         payload: Value::Object(Map::new()),
         vars: vec![None; plan.slots],
-        prefixes: vec![std::cell::Cell::default(); plan.read_prefixes.len()],
         out: Vec::new(),
         trace: (trace || env.coverage.is_some()).then(Box::default),
         flow: None,
@@ -280,11 +288,11 @@ fn run_with(
 }
 
 /// The destination's steps and the message type check, then the flow.
-fn run_state(event: &Event<'_>, st: &mut State) -> Result<(), StepFailure> {
+fn run_state<'e>(event: &Event<'e>, st: &mut State<'e>) -> Result<(), StepFailure> {
     let plan = event.plan;
     let rule = &plan.message_type;
     // The type check on its own, named after the step the rule gives.
-    let check_type = |st: &mut State| {
+    let check_type = |st: &mut State<'e>| {
         event
             .check_type(st)
             .map_err(|(implicit_step, failure)| StepFailure {

@@ -36,11 +36,9 @@ pub struct Trace {
 }
 
 /// What the steps of one event build up.
-pub struct State {
+pub struct State<'e> {
     pub payload: Value,
-    pub vars: Vec<Option<Bound>>,
-    /// Where the message paths' parents were found (see `Path::prefix`), for this event.
-    pub prefixes: Vec<std::cell::Cell<super::js::Prefix>>,
+    pub vars: Vec<Option<Bound<'e>>>,
     /// Responses, each with its trace (empty unless tracing).
     pub out: Vec<(Output, Vec<TraceEntry>)>,
     /// The trace, when tracing: one untaken branch per operation otherwise.
@@ -49,7 +47,7 @@ pub struct State {
     pub flow: Option<String>,
 }
 
-impl State {
+impl State<'_> {
     /// A field wrote a value.
     fn record(&mut self, f: &Field, op: &'static str) {
         if let Some(t) = &mut self.trace {
@@ -84,8 +82,28 @@ pub struct StepFailure {
     pub failure: Failure,
 }
 
-impl Event<'_> {
-    pub(super) fn scope<'s>(&'s self, st: &'s State) -> Scope<'s> {
+impl<'e> Event<'e> {
+    /// A scope of the event's own parts alone, for expressions that read no variable and not
+    /// the payload: what they give lives as long as the event.
+    fn event_scope(&self) -> Scope<'e> {
+        static NONE: Value = Value::Null;
+        Scope {
+            plan: self.plan,
+            message: self.message,
+            config: self.config,
+            metadata: self.metadata,
+            payload: &NONE,
+            vars: &[],
+            prefixes: self.prefixes,
+            local: None,
+            destination: self.destination,
+            connection: self.connection,
+            env: self.env,
+            now_ms: self.now_ms,
+        }
+    }
+
+    pub(super) fn scope<'s>(&'s self, st: &'s State<'e>) -> Scope<'s> {
         Scope {
             plan: self.plan,
             message: self.message,
@@ -93,7 +111,7 @@ impl Event<'_> {
             metadata: self.metadata,
             payload: &st.payload,
             vars: &st.vars,
-            prefixes: &st.prefixes,
+            prefixes: self.prefixes,
             local: None,
             destination: self.destination,
             connection: self.connection,
@@ -104,7 +122,7 @@ impl Event<'_> {
 
     /// The message type check and the config checks. On failure, the step to name when the
     /// check runs on its own (`None`: the check step).
-    pub(super) fn check_type(&self, st: &mut State) -> Result<(), (Option<&str>, Failure)> {
+    pub(super) fn check_type(&self, st: &mut State<'e>) -> Result<(), (Option<&str>, Failure)> {
         let rule = &self.plan.message_type;
         if rule.any {
             st.flow = Some(ANY.to_owned());
@@ -144,7 +162,7 @@ impl Event<'_> {
     }
 
     /// The message type text `which` (missing, not a string, unsupported), as the refusal.
-    fn type_error(&self, st: &mut State, which: usize) -> Failure {
+    fn type_error(&self, st: &mut State<'e>, which: usize) -> Failure {
         let rule = &self.plan.message_type;
         let text = [&rule.missing, &rule.not_string, &rule.unsupported][which];
         let written = rule.written[which].as_ref();
@@ -159,7 +177,7 @@ impl Event<'_> {
         f
     }
 
-    fn check_config(&self, st: &mut State) -> Result<(), Failure> {
+    fn check_config(&self, st: &mut State<'e>) -> Result<(), Failure> {
         let scope = self.scope(st);
         let mut refused = None;
         for c in &self.plan.config_checks {
@@ -188,7 +206,7 @@ impl Event<'_> {
         }
     }
 
-    pub fn run_steps(&self, steps: &[Step], st: &mut State) -> Result<Control, StepFailure> {
+    pub fn run_steps(&self, steps: &'e [Step], st: &mut State<'e>) -> Result<Control, StepFailure> {
         let wrap = |step: &Step, failure: Failure| StepFailure {
             step: failure
                 .step
@@ -227,7 +245,7 @@ impl Event<'_> {
         Ok(Control::Continue)
     }
 
-    pub fn run_ops(&self, ops: &[Op], st: &mut State) -> Result<Control, Failure> {
+    pub fn run_ops(&self, ops: &'e [Op], st: &mut State<'e>) -> Result<Control, Failure> {
         for op in ops {
             if self.run_op(op, st)? == Control::Return {
                 return Ok(Control::Return);
@@ -236,14 +254,14 @@ impl Event<'_> {
         Ok(Control::Continue)
     }
 
-    fn value(&self, f: &Field, st: &State) -> Result<Option<Value>, Failure> {
+    fn value(&self, f: &Field, st: &State<'e>) -> Result<Option<Value>, Failure> {
         Ok(eval(&f.value, &self.scope(st))?.map(Cow::into_owned))
     }
 
     fn assign(
         &self,
         f: &Field,
-        st: &mut State,
+        st: &mut State<'e>,
         v: Option<Value>,
         op: &'static str,
     ) -> Result<(), Failure> {
@@ -272,7 +290,7 @@ impl Event<'_> {
         Ok(())
     }
 
-    fn run_op(&self, op: &Op, st: &mut State) -> Result<Control, Failure> {
+    fn run_op(&self, op: &'e Op, st: &mut State<'e>) -> Result<Control, Failure> {
         match op {
             Op::Build(parts) => {
                 let mut payload = Value::Object(Map::new());
@@ -319,11 +337,22 @@ impl Event<'_> {
                     }
                 }
             }
-            Op::Let { slot, value, memo } => {
+            Op::Let {
+                slot,
+                value,
+                memo,
+                event_only,
+            } => {
                 // A config-only value, remembered for the destination (not while tracing,
                 // which reports every rule an event reaches).
                 let kept = memo.zip(self.memo).filter(|_| st.trace.is_none());
-                if let Some((i, m)) = kept
+                // A config-only value that is made, not read, is made once (remembered).
+                if *event_only && (kept.is_none() || matches!(value, Expr::Path(_))) {
+                    st.vars[*slot] = eval(value, &self.event_scope())?.map(|v| match v {
+                        Cow::Borrowed(v) => Bound::Event(v),
+                        Cow::Owned(v) => Bound::Own(v),
+                    });
+                } else if let Some((i, m)) = kept
                     && let Some(v) = m.get(i)
                 {
                     st.vars[*slot] = v.map(Bound::Shared);
@@ -506,7 +535,7 @@ impl Event<'_> {
     fn build<'r>(
         &self,
         request: &'r Request,
-        st: &State,
+        st: &State<'e>,
         payload: &Value,
     ) -> Result<(Value, Option<Vec<&'r str>>), Failure> {
         let scope = Scope {
