@@ -18,9 +18,15 @@ use ops::{Control, State, Trace};
 pub use js::MAX_PREFIX;
 pub use ops::{StepFailure, TraceEntry};
 
-/// A runtime error: the message and the error type reported in statTags.
+/// A runtime error: the message and the error type reported in statTags. Boxed, so that a
+/// result of the evaluator (which recurses through every expression) is no larger than a
+/// value: errors are rare, results are everywhere.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
+pub struct Failure(Box<FailureData>);
+
+/// What a [`Failure`] says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureData {
     pub message: String,
     pub error_type: String,
     /// The spec rule that failed, where one did (a `require` or `fail`).
@@ -29,14 +35,28 @@ pub struct Failure {
     pub step: Option<Box<str>>,
 }
 
+impl std::ops::Deref for Failure {
+    type Target = FailureData;
+
+    fn deref(&self) -> &FailureData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Failure {
+    fn deref_mut(&mut self) -> &mut FailureData {
+        &mut self.0
+    }
+}
+
 impl Failure {
     pub fn new(message: String, error_type: &str) -> Self {
-        Failure {
+        Failure(Box::new(FailureData {
             message,
             error_type: error_type.to_owned(),
             rule: None,
             step: None,
-        }
+        }))
     }
 
     pub fn instrumentation(message: String) -> Self {
