@@ -921,10 +921,13 @@ pub static CONSTRUCTS: &[Construct] = &[
         [req("list"), lambda("fn", 2)],
         "Each element through a lambda; undefined for undefined or null.",
         "list.map(fn)",
-        [(
-            "map(message.properties.products, p => p.sku)",
-            "[\"s1\",\"s2\"]"
-        )]
+        [
+            (
+                "map(message.properties.products, p => p.sku)",
+                "[\"s1\",\"s2\"]"
+            ),
+            ("map(['a', 'b'], (x, i) => x + i)", "[\"a0\",\"b1\"]")
+        ]
     ),
     c!(
         "filter",

@@ -612,7 +612,12 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             let (slots, body) = lambda_arg(args, 1);
             let mut out = Vec::new();
             for (i, item) in items.into_iter().enumerate() {
-                let idx = Value::from(i);
+                // `x => ...`: the index is not bound, so not made.
+                let idx = if slots.len() < 2 {
+                    Value::Null
+                } else {
+                    Value::from(i)
+                };
                 if matches!(f, Func::Filter | Func::Find | Func::Some | Func::Every) {
                     // A condition: its value is not kept.
                     let yes = test(slots, body, &item, &idx, s)?;
