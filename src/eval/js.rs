@@ -719,7 +719,10 @@ pub fn set(target: &mut Value, keys: &[SetKey], value: Option<Value>) -> Result<
                 }
                 None => {
                     if let Value::Object(m) = obj {
-                        m.shift_remove(&key.as_prop());
+                        match key {
+                            SetKey::Str(k) => m.shift_remove(k),
+                            SetKey::Num(_) => m.shift_remove(&key.as_prop()),
+                        };
                     }
                 }
             }

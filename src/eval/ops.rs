@@ -599,7 +599,7 @@ fn shape_value<'r>(
         },
         Shape::Expr(e) => eval(e, s)?.map(Cow::into_owned),
         Shape::Object(entries) => {
-            let mut m = Map::new();
+            let mut m = Map::with_capacity(entries.len());
             for (k, sh) in entries {
                 let v = match (k, hole.as_deref_mut()) {
                     (Some(k), Some(h)) => {
