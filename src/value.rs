@@ -880,9 +880,14 @@ impl<'de> Visitor<'de> for ValueVisitor {
         let mut m = Map::new();
         let mut first = true;
         while let Some(key) = map.next_key::<KeyText<'de>>()? {
-            if std::mem::take(&mut first) && key.as_str() == NUMBER_TOKEN {
-                let text: String = map.next_value()?;
-                return Ok(Value::Number(number_from_text(text)));
+            if std::mem::take(&mut first) {
+                if key.as_str() == NUMBER_TOKEN {
+                    let text: String = map.next_value()?;
+                    return Ok(Value::Number(number_from_text(text)));
+                }
+                // An event's objects mostly hold a few to a dozen keys: room for eight at
+                // once, not grown from four.
+                m = Map::with_capacity(8);
             }
             let v: Value = map.next_value()?;
             m.insert(key.into_owned(), v);
