@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod common;
-use common::{mean_ns, sdk_context, transform_items};
+use common::{floor_items, mean_ns, sdk_context, transform_items};
 
 const EVENTS: usize = 200;
 
@@ -224,15 +224,7 @@ fn benches(c: &mut Criterion, filter: Option<&str>) -> Vec<Measured> {
                 let responses: Vec<Value> =
                     resp.iter().map(|r| Value::from(r.to_value())).collect();
                 let mut out2 = Vec::with_capacity(1 << 20);
-                let mut floor = || {
-                    out.clear();
-                    for t in &items {
-                        let v: Value = serde_json::from_str(t).unwrap();
-                        std::hint::black_box(&v);
-                    }
-                    serde_json::to_writer(&mut out, &responses).unwrap();
-                    std::hint::black_box(out.len())
-                };
+                let mut floor = || std::hint::black_box(floor_items(&items, &responses, &mut out));
                 let mut transform =
                     || std::hint::black_box(transform_items(&engine, &items, &mut out2));
                 group.bench_function(BenchmarkId::from_parameter("floor"), |bench| {

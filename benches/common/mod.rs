@@ -28,6 +28,18 @@ pub fn sdk_context(i: usize) -> Value {
     })
 }
 
+/// The floor: every item parsed into a `serde_json::Value`, and the same response items
+/// serialized into `out`, nothing else.
+pub fn floor_items(items: &[String], responses: &[Value], out: &mut Vec<u8>) -> usize {
+    out.clear();
+    for t in items {
+        let v: Value = serde_json::from_str(t).unwrap();
+        std::hint::black_box(&v);
+    }
+    serde_json::to_writer(&mut *out, responses).unwrap();
+    out.len()
+}
+
 /// eventmap's raw fast path over request items as text, the answers written into `out` as
 /// one JSON array (what the CLI and the server do for a batch).
 pub fn transform_items(engine: &eventmap::Engine, items: &[String], out: &mut Vec<u8>) -> usize {

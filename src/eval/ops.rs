@@ -103,20 +103,12 @@ impl<'e> Event<'e> {
         }
     }
 
+    /// The event with what its steps have built so far.
     pub(super) fn scope<'s>(&'s self, st: &'s State<'e>) -> Scope<'s> {
         Scope {
-            plan: self.plan,
-            message: self.message,
-            config: self.config,
-            metadata: self.metadata,
             payload: &st.payload,
             vars: &st.vars,
-            prefixes: self.prefixes,
-            local: None,
-            destination: self.destination,
-            connection: self.connection,
-            env: self.env,
-            now_ms: self.now_ms,
+            ..self.event_scope()
         }
     }
 
