@@ -17,7 +17,7 @@ pub mod server;
 pub mod spec;
 pub mod value;
 
-use value::Value;
+use value::{Str, Value};
 
 pub use diag::{Diagnostic, Diagnostics};
 pub use plan::Plan;
@@ -60,15 +60,15 @@ impl Engine {
             return Err(format!("`{}` declares no constants", self.plan.name));
         };
         if !m.contains_key(name) {
-            let known: Vec<&str> = m.keys().map(String::as_str).collect();
+            let known: Vec<&str> = m.keys().map(Str::as_str).collect();
             return Err(format!(
                 "`{}` has no constant `{name}` (it has: {})",
                 self.plan.name,
                 known.join(", ")
             ));
         }
-        let v = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-        m.insert(name.to_owned(), v);
+        let v = serde_json::from_str(value).unwrap_or_else(|_| Value::String(Str::from(value)));
+        m.insert(Str::from(name), v);
         Ok(())
     }
 

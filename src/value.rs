@@ -22,6 +22,10 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 pub use serde_json::Number;
 
+/// A text in a value or a key: kept inline up to 24 bytes (most keys and many values), so
+/// making and copying one allocates nothing.
+pub type Str = compact_str::CompactString;
+
 /// Objects up to this many entries are scanned; larger ones keep a hash index.
 const INDEXED: usize = 16;
 
@@ -32,7 +36,7 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    String(Str),
     Array(Vec<Value>),
     Object(Map),
 }
@@ -40,7 +44,7 @@ pub enum Value {
 /// A JSON object: entries in insertion order.
 #[derive(Clone, Default)]
 pub struct Map {
-    entries: Vec<(String, Value)>,
+    entries: Vec<(Str, Value)>,
     index: Option<Box<Index>>,
 }
 
@@ -132,18 +136,18 @@ impl Map {
     }
 
     /// The entry at `i` (insertion order).
-    pub fn get_index(&self, i: usize) -> Option<(&String, &Value)> {
+    pub fn get_index(&self, i: usize) -> Option<(&Str, &Value)> {
         self.entries.get(i).map(|(k, v)| (k, v))
     }
 
     /// Appends a key known to be absent.
     /// Appends a key the caller knows is absent (each key of a literal written once).
-    pub fn push_unique(&mut self, key: String, value: Value) {
+    pub fn push_unique(&mut self, key: Str, value: Value) {
         debug_assert!(!self.contains_key(&key), "{key} is already there");
         self.push_new(key, value);
     }
 
-    fn push_new(&mut self, key: String, value: Value) -> usize {
+    fn push_new(&mut self, key: Str, value: Value) -> usize {
         let i = self.entries.len();
         if let Some(ix) = &mut self.index {
             let h = ix.hasher.hash_one(key.as_str());
@@ -238,7 +242,7 @@ impl Map {
     }
 
     /// Sets `key` to `value`; an existing key keeps its place. Returns the old value.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: Str, value: Value) -> Option<Value> {
         match self.position(&key) {
             Some(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             None => {
@@ -256,12 +260,12 @@ impl Map {
     ) -> &mut Value {
         let i = match self.position(key) {
             Some(i) => i,
-            None => self.push_new(key.to_owned(), default()),
+            None => self.push_new(Str::from(key), default()),
         };
         &mut self.entries[i].1
     }
 
-    pub fn entry(&mut self, key: impl Into<String>) -> Entry<'_> {
+    pub fn entry(&mut self, key: impl Into<Str>) -> Entry<'_> {
         Entry {
             map: self,
             key: key.into(),
@@ -283,7 +287,7 @@ impl Map {
         self.shift_remove(key)
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut Value) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&Str, &mut Value) -> bool) {
         let before = self.entries.len();
         self.entries.retain_mut(|(k, v)| keep(k, v));
         if self.index.is_some() && self.entries.len() != before {
@@ -296,7 +300,7 @@ impl Map {
         self.index = None;
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &Str> + ExactSizeIterator {
         self.entries.iter().map(|(k, _)| k)
     }
 
@@ -316,7 +320,7 @@ impl Map {
 
     pub fn iter_mut(
         &mut self,
-    ) -> impl DoubleEndedIterator<Item = (&String, &mut Value)> + ExactSizeIterator {
+    ) -> impl DoubleEndedIterator<Item = (&Str, &mut Value)> + ExactSizeIterator {
         self.entries.iter_mut().map(|(k, v)| (&*k, v))
     }
 }
@@ -324,7 +328,7 @@ impl Map {
 /// A slot of a [`Map`] (the subset of serde_json's entry API the engine uses).
 pub struct Entry<'a> {
     map: &'a mut Map,
-    key: String,
+    key: Str,
 }
 
 impl<'a> Entry<'a> {
@@ -342,10 +346,10 @@ impl<'a> Entry<'a> {
 }
 
 /// Entries in order.
-pub struct Iter<'a>(std::slice::Iter<'a, (String, Value)>);
+pub struct Iter<'a>(std::slice::Iter<'a, (Str, Value)>);
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Str, &'a Value);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.0.next().map(|(k, v)| (k, v))
@@ -364,7 +368,7 @@ impl DoubleEndedIterator for Iter<'_> {
 impl ExactSizeIterator for Iter<'_> {}
 
 impl<'a> IntoIterator for &'a Map {
-    type Item = (&'a String, &'a Value);
+    type Item = (&'a Str, &'a Value);
     type IntoIter = Iter<'a>;
     fn into_iter(self) -> Iter<'a> {
         self.iter()
@@ -372,15 +376,15 @@ impl<'a> IntoIterator for &'a Map {
 }
 
 impl IntoIterator for Map {
-    type Item = (String, Value);
-    type IntoIter = std::vec::IntoIter<(String, Value)>;
+    type Item = (Str, Value);
+    type IntoIter = std::vec::IntoIter<(Str, Value)>;
     fn into_iter(self) -> Self::IntoIter {
         self.entries.into_iter()
     }
 }
 
-impl Extend<(String, Value)> for Map {
-    fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
+impl Extend<(Str, Value)> for Map {
+    fn extend<I: IntoIterator<Item = (Str, Value)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
         }
@@ -389,6 +393,12 @@ impl Extend<(String, Value)> for Map {
 
 impl FromIterator<(String, Value)> for Map {
     fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Map {
+        iter.into_iter().map(|(k, v)| (Str::from(k), v)).collect()
+    }
+}
+
+impl FromIterator<(Str, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (Str, Value)>>(iter: I) -> Map {
         let iter = iter.into_iter();
         let mut m = Map::with_capacity(iter.size_hint().0);
         m.extend(iter);
@@ -619,6 +629,15 @@ impl Key for &String {
     }
 }
 
+impl Key for &Str {
+    fn index_into(self, v: &Value) -> Option<&Value> {
+        self.as_str().index_into(v)
+    }
+    fn index_into_mut(self, v: &mut Value) -> Option<&mut Value> {
+        self.as_str().index_into_mut(v)
+    }
+}
+
 static NULL: Value = Value::Null;
 
 impl std::ops::Index<&str> for Map {
@@ -658,6 +677,12 @@ impl PartialEq<String> for Value {
     }
 }
 
+impl PartialEq<Str> for Value {
+    fn eq(&self, other: &Str) -> bool {
+        self.as_str() == Some(other.as_str())
+    }
+}
+
 impl std::ops::IndexMut<&str> for Value {
     /// As serde_json's: `Null` becomes an object, a missing member is inserted as `Null`;
     /// panics on anything else.
@@ -693,12 +718,12 @@ impl From<bool> for Value {
 }
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::String(s)
+        Value::String(s.into())
     }
 }
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_owned())
+        Value::String(Str::from(s))
     }
 }
 impl From<Number> for Value {
@@ -745,12 +770,12 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(n),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
             serde_json::Value::Object(m) => {
                 let mut out = Map::with_capacity(m.len());
                 for (k, v) in m {
-                    out.push_new(k, Value::from(v));
+                    out.push_new(k.into(), Value::from(v));
                 }
                 Value::Object(out)
             }
@@ -765,13 +790,13 @@ impl From<Value> for serde_json::Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(b),
             Value::Number(n) => serde_json::Value::Number(n),
-            Value::String(s) => serde_json::Value::String(s),
+            Value::String(s) => serde_json::Value::String(s.into()),
             Value::Array(a) => {
                 serde_json::Value::Array(a.into_iter().map(serde_json::Value::from).collect())
             }
             Value::Object(m) => serde_json::Value::Object(
                 m.into_iter()
-                    .map(|(k, v)| (k, serde_json::Value::from(v)))
+                    .map(|(k, v)| (k.into_string(), serde_json::Value::from(v)))
                     .collect(),
             ),
         }
@@ -855,10 +880,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::from(n))
     }
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
+        Ok(Value::String(Str::from(s)))
     }
     fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
+        Ok(Value::String(s.into()))
     }
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
         Ok(Value::Null)
@@ -890,7 +915,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 m = Map::with_capacity(8);
             }
             let v: Value = map.next_value()?;
-            m.insert(key.into_owned(), v);
+            m.insert(key.into_str(), v);
         }
         Ok(Value::Object(m))
     }
@@ -910,8 +935,11 @@ impl KeyText<'_> {
         &self.0
     }
     #[inline]
-    pub(crate) fn into_owned(self) -> String {
-        self.0.into_owned()
+    pub(crate) fn into_str(self) -> Str {
+        match self.0 {
+            std::borrow::Cow::Borrowed(s) => Str::from(s),
+            std::borrow::Cow::Owned(s) => Str::from(s),
+        }
     }
 }
 
@@ -993,18 +1021,18 @@ mod tests {
     fn objects_keep_insertion_order_past_the_index_threshold() {
         let mut m = Map::new();
         for i in (0..40).rev() {
-            m.insert(format!("k{i}"), Value::from(i));
+            m.insert(format!("k{i}").into(), Value::from(i));
         }
         m.insert("k7".into(), Value::from("again"));
         assert_eq!(m.len(), 40);
-        assert_eq!(m.keys().next().map(String::as_str), Some("k39"));
+        assert_eq!(m.keys().next().map(Str::as_str), Some("k39"));
         assert_eq!(m.get("k7"), Some(&Value::from("again")));
         assert_eq!(m.shift_remove("k39"), Some(Value::from(39)));
-        assert_eq!(m.keys().next().map(String::as_str), Some("k38"));
+        assert_eq!(m.keys().next().map(Str::as_str), Some("k38"));
         assert!(m.get("k39").is_none() && m.get("k0").is_some());
         m.retain(|k, _| k.len() == 2);
         assert_eq!(
-            m.keys().map(String::as_str).collect::<Vec<_>>(),
+            m.keys().map(Str::as_str).collect::<Vec<_>>(),
             vec!["k9", "k8", "k7", "k6", "k5", "k4", "k3", "k2", "k1", "k0"]
         );
         assert_eq!(m.get("k3"), Some(&Value::from(3)));

@@ -104,7 +104,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
             .prop_map(|f| json!(f)),
-        any_string().prop_map(Value::String),
+        any_string().prop_map(Value::from),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -219,7 +219,7 @@ proptest! {
         let mut config = eventmap::value::Map::new();
         for (i, k) in keys.iter().enumerate() {
             let v = if plausible { json!("x") } else { values[i % values.len()].clone() };
-            config.insert(k.clone(), v);
+            config.insert(k.as_str().into(), v);
         }
         let item = json!({"message": message, "destination": {"Config": config}, "metadata": {"jobId": 1, "secret": {"accessToken": "t"}}});
         check_text_with(e, &serde_json::to_string(&item).unwrap())?;

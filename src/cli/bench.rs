@@ -40,13 +40,22 @@ pub fn vary(seed: &Value, i: usize) -> Value {
     let mut item = seed.clone();
     if let Some(md) = item.get_mut("metadata").and_then(Value::as_object_mut) {
         md.insert("jobId".into(), Value::from(i as u64 + 1));
-        md.insert("messageId".into(), Value::String(format!("msg-{i}")));
+        md.insert(
+            "messageId".into(),
+            Value::String(compact_str::format_compact!("msg-{i}")),
+        );
     }
     if let Some(m) = item.get_mut("message").and_then(Value::as_object_mut) {
-        m.insert("messageId".into(), Value::String(format!("msg-{i}")));
+        m.insert(
+            "messageId".into(),
+            Value::String(compact_str::format_compact!("msg-{i}")),
+        );
         for key in ["userId", "anonymousId"] {
             if m.get(key).is_some_and(Value::is_string) {
-                m.insert(key.into(), Value::String(format!("{key}-{}", i % 50_000)));
+                m.insert(
+                    key.into(),
+                    Value::String(compact_str::format_compact!("{key}-{}", i % 50_000)),
+                );
             }
         }
     }

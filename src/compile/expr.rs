@@ -524,7 +524,7 @@ impl<'s> Cx<'s> {
         let at = src.base + a.at;
         Some(match &a.kind {
             AstKind::Num(n) => Expr::Literal(number_literal(n)),
-            AstKind::Str(s) => Expr::Literal(Value::String(s.clone())),
+            AstKind::Str(s) => Expr::Literal(Value::String(crate::value::Str::from(s.as_str()))),
             AstKind::Bool(b) => Expr::Literal(Value::Bool(*b)),
             AstKind::Null => Expr::Literal(Value::Null),
             AstKind::Undefined => Expr::Undefined,
@@ -683,9 +683,13 @@ impl<'s> Cx<'s> {
                         .get(&first)
                         .map(|t| Value::Object((**t).clone()))
                 } else {
-                    self.lists
-                        .get(&first)
-                        .map(|l| Value::Array(l.iter().map(|s| Value::String(s.clone())).collect()))
+                    self.lists.get(&first).map(|l| {
+                        Value::Array(
+                            l.iter()
+                                .map(|s| Value::String(crate::value::Str::from(s.as_str())))
+                                .collect(),
+                        )
+                    })
                 };
                 match value {
                     Some(v) => Expr::Literal(v),

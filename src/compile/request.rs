@@ -182,7 +182,9 @@ impl<'s> Cx<'s> {
                 );
                 return None;
             }
-            return Some(Shape::Expr(Expr::Literal(Value::String(m.to_owned()))));
+            return Some(Shape::Expr(Expr::Literal(Value::String(
+                crate::value::Str::from(m),
+            ))));
         }
         Some(text_shape(text))
     }
@@ -272,7 +274,7 @@ pub fn merge_field<'s>(
 
 fn text_shape(text: crate::plan::Text) -> Shape {
     if let Some(lit) = text.as_literal() {
-        return Shape::Expr(Expr::Literal(Value::String(lit.to_owned())));
+        return Shape::Expr(Expr::Literal(Value::String(crate::value::Str::from(lit))));
     }
     if let [TextPart::Hole(e)] = text.parts.as_slice() {
         return Shape::Expr(e.clone());
@@ -294,7 +296,7 @@ fn default_field(name: &str) -> Shape {
         "version" => Value::String("1".into()),
         "type" => Value::String("REST".into()),
         "method" => Value::String("POST".into()),
-        "endpoint" => Value::String(String::new()),
+        "endpoint" => Value::String(String::new().into()),
         // Absent: the processor answers its default `""`.
         "userId" => Value::Null,
         _ => Value::Object(crate::value::Map::new()),
@@ -310,7 +312,7 @@ pub fn literal_value(s: &Shape) -> Option<Value> {
         Shape::Object(entries) => {
             let mut m = crate::value::Map::new();
             for (k, s) in entries {
-                m.insert(k.clone()?, literal_value(s)?);
+                m.insert(k.clone()?.into(), literal_value(s)?);
             }
             Some(Value::Object(m))
         }

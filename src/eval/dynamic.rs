@@ -54,7 +54,7 @@ fn resolve_string(s: &str, item: &mut Value) -> Option<Value> {
         return Some(v);
     }
     Some(Value::String(
-        js::js_trim(&js::js_trim(default).replace('"', "")).to_owned(),
+        (js::js_trim(&js::js_trim(default).replace('"', "")).to_owned()).into(),
     ))
 }
 

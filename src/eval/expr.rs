@@ -152,10 +152,12 @@ impl<'a> Scope<'a> {
     /// A text's value: the value itself for a text that is one hole, else the parts joined.
     pub fn text(&self, t: &'a Text) -> Result<Val<'a>, Failure> {
         match t.parts.as_slice() {
-            [TextPart::Lit(s)] => Ok(Some(Cow::Owned(Value::String(s.clone())))),
+            [TextPart::Lit(s)] => Ok(Some(Cow::Owned(Value::String(crate::value::Str::from(
+                s.as_str(),
+            ))))),
             [TextPart::Hole(e)] => eval(e, self),
             parts => {
-                let mut out = String::new();
+                let mut out = crate::value::Str::default();
                 for p in parts {
                     match p {
                         TextPart::Lit(s) => out.push_str(s),
@@ -176,7 +178,7 @@ impl<'a> Scope<'a> {
         }
         let v = self.text(t)?;
         Ok(match v.as_deref() {
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => s.as_str().to_owned(),
             other => js::to_js_string(other),
         })
     }
@@ -224,7 +226,7 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
                     match v.map(Cow::into_owned) {
                         Some(Value::Array(a)) => out.extend(a),
                         Some(Value::String(t)) => {
-                            out.extend(t.chars().map(|c| Value::String(c.to_string())))
+                            out.extend(t.chars().map(|c| Value::String(c.to_string().into())))
                         }
                         None | Some(Value::Null) => {
                             return Err(Failure::instrumentation(
@@ -253,7 +255,7 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
                     // Each key once: appended, and an undefined one is simply left out.
                     (Some(k), v) if *distinct => {
                         if let Some(v) = v {
-                            m.push_unique(k.clone(), v);
+                            m.push_unique(crate::value::Str::from(k.as_str()), v);
                         }
                     }
                     (k, v) => put(&mut m, k.as_deref(), v),
@@ -327,7 +329,8 @@ pub fn spread_into(m: &mut Map, v: Value) {
         }
         Value::String(t) => {
             for (i, u) in t.encode_utf16().enumerate() {
-                *js::object_slot(m, &i.to_string()) = Value::String(String::from_utf16_lossy(&[u]));
+                *js::object_slot(m, &i.to_string()) =
+                    Value::String((String::from_utf16_lossy(&[u])).into());
             }
         }
         _ => {}

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
+use compact_str::ToCompactString;
 use regex::Regex;
 
 use super::Failure;
@@ -25,7 +26,7 @@ fn boolean<'a>(b: bool) -> Val<'a> {
 }
 
 fn text<'a>(s: String) -> Val<'a> {
-    owned(Value::String(s))
+    owned(Value::String(s.into()))
 }
 
 fn arg<'a>(args: &'a [Arg], i: usize, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
@@ -43,7 +44,7 @@ fn regex_arg(args: &[Arg], i: usize) -> &Arc<Regex> {
 }
 
 /// The text of a key made a value to bind it.
-fn into_text(key: Value) -> String {
+fn into_text(key: Value) -> Str {
     match key {
         Value::String(t) => t,
         _ => unreachable!("keys are bound as texts"),
@@ -320,10 +321,12 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                 Some(t) => {
                     let sep = js::to_js_string(sep.as_deref());
                     let parts: Vec<Value> = if sep.is_empty() {
-                        t.chars().map(|c| Value::String(c.to_string())).collect()
+                        t.chars()
+                            .map(|c| Value::String(c.to_string().into()))
+                            .collect()
                     } else {
                         t.split(sep.as_str())
-                            .map(|p| Value::String(p.to_owned()))
+                            .map(|p| Value::String(Str::from(p)))
                             .collect()
                     };
                     owned(Value::Array(parts))
@@ -399,7 +402,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             regex_arg(args, 1)
                 .captures(t)
                 .and_then(|c| c.get(g))
-                .map(|m| Cow::Owned(Value::String(m.as_str().to_owned())))
+                .map(|m| Cow::Owned(Value::String(Str::from(m.as_str()))))
         }
         Func::StartsWith | Func::EndsWith => {
             let (v, p) = (a0()?, arg(args, 1, s)?);
@@ -454,7 +457,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
         },
         Func::ToText => match a0()? {
             None => None,
-            Some(Cow::Owned(Value::String(t))) => text(t),
+            Some(Cow::Owned(Value::String(t))) => text(t.into()),
             Some(v @ Cow::Borrowed(Value::String(_))) => Some(v),
             Some(v) => text(crate::protocol::json::to_js_string(&v)),
         },
@@ -494,7 +497,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                 return Ok(None);
             };
             let mut m = Map::new();
-            m.insert(root, v.into_owned());
+            m.insert(root.into(), v.into_owned());
             let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
             out.push_str(&xml::build(&m).1);
             text(out)
@@ -788,7 +791,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             let mut out = Map::new();
             for k in key_list(keys.as_deref()) {
                 if let Some(x) = m.get(&k) {
-                    out.insert(k, x.clone());
+                    out.insert(k.into(), x.clone());
                 }
             }
             owned(Value::Object(out))
@@ -856,7 +859,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                 let to = names
                     .and_then(|n| n.get(&k))
                     .filter(|t| js::truthy(Some(t)))
-                    .map_or(k, |t| js::to_js_string(Some(t)));
+                    .map_or(k, |t| js::to_js_string(Some(t)).into());
                 *js::object_slot(&mut out, &to) = x;
             }
             owned(Value::Object(out))
@@ -931,7 +934,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                         let name = apply_with(slots, body, &key, &x, s, |v| match v {
                             Some(Cow::Borrowed(p)) if std::ptr::eq(p, &key) => None,
                             Some(Cow::Owned(Value::String(t))) => Some(t),
-                            v => Some(js::to_js_string(v.as_deref())),
+                            v => Some(js::to_js_string(v.as_deref()).into()),
                         })?;
                         out.insert(name.unwrap_or_else(|| into_text(key)), x);
                     }
@@ -1023,7 +1026,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                 Some(ms) => match f {
                     Func::ToMillis => owned(js::num(ms)),
                     Func::ToSeconds => owned(js::num((ms / 1000.0).floor())),
-                    _ => dates::iso(ms).map(|t| Cow::Owned(Value::String(t))),
+                    _ => dates::iso(ms).map(|t| Cow::Owned(Value::String(t.into()))),
                 },
             }
         }
@@ -1032,17 +1035,17 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
             let pattern = js::to_js_string(p.as_deref());
             dates::parse(v.as_deref())
                 .and_then(|ms| dates::format(ms, &pattern))
-                .map(|t| Cow::Owned(Value::String(t)))
+                .map(|t| Cow::Owned(Value::String(t.into())))
         }
     })
 }
 
 /// The keys and values of a value as `Object.entries` gives them, in JavaScript's order.
 /// [`ordered_pairs`] of a value this call owns: its keys and values moved, not copied.
-fn ordered_pairs_owned(v: Value) -> Vec<(String, Value)> {
+fn ordered_pairs_owned(v: Value) -> Vec<(Str, Value)> {
     match v {
         Value::Object(m) => {
-            let mut ints: Vec<(u64, String, Value)> = Vec::new();
+            let mut ints: Vec<(u64, Str, Value)> = Vec::new();
             let mut rest = Vec::with_capacity(m.len());
             for (k, v) in m {
                 match js::array_index(&k) {
@@ -1063,10 +1066,10 @@ fn ordered_pairs_owned(v: Value) -> Vec<(String, Value)> {
     }
 }
 
-fn ordered_pairs(v: Option<&Value>) -> Vec<(String, Value)> {
+fn ordered_pairs(v: Option<&Value>) -> Vec<(Str, Value)> {
     match v {
         Some(Value::Object(m)) => {
-            let mut ints: Vec<(u64, &String, &Value)> = Vec::new();
+            let mut ints: Vec<(u64, &Str, &Value)> = Vec::new();
             let mut rest = Vec::new();
             for (k, v) in m {
                 match js::array_index(k) {
@@ -1083,12 +1086,17 @@ fn ordered_pairs(v: Option<&Value>) -> Vec<(String, Value)> {
         Some(Value::Array(a)) => a
             .iter()
             .enumerate()
-            .map(|(i, v)| (i.to_string(), v.clone()))
+            .map(|(i, v)| (i.to_compact_string(), v.clone()))
             .collect(),
         Some(Value::String(t)) => t
             .encode_utf16()
             .enumerate()
-            .map(|(i, u)| (i.to_string(), Value::String(String::from_utf16_lossy(&[u]))))
+            .map(|(i, u)| {
+                (
+                    i.to_compact_string(),
+                    Value::String(String::from_utf16_lossy(&[u]).into()),
+                )
+            })
             .collect(),
         _ => Vec::new(),
     }
@@ -1112,7 +1120,7 @@ fn key_strs(v: Option<&Value>) -> Vec<Cow<'_, str>> {
 fn key_list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(items)) => items.iter().map(|i| js::to_js_string(Some(i))).collect(),
-        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::String(s)) => vec![s.as_str().to_owned()],
         _ => Vec::new(),
     }
 }
@@ -1547,12 +1555,12 @@ fn rows_scan<'a>(
 const RESERVED: [&str; 3] = ["__proto__", "constructor", "prototype"];
 
 /// The keys a source offers, as `Object.keys` lists them.
-fn keys_of(v: &Value) -> Vec<String> {
+fn keys_of(v: &Value) -> Vec<Str> {
     match v {
         Value::Object(m) => m.keys().cloned().collect(),
-        Value::Array(a) => (0..a.len()).map(|i| i.to_string()).collect(),
+        Value::Array(a) => (0..a.len()).map(|i| i.to_compact_string()).collect(),
         Value::String(t) => (0..t.encode_utf16().count())
-            .map(|i| i.to_string())
+            .map(|i| i.to_compact_string())
             .collect(),
         _ => Vec::new(),
     }
@@ -1607,8 +1615,8 @@ pub fn copy_keys(sources: &[Val<'_>], except: &[Cow<'_, str>]) -> Result<Value, 
         return Ok(Value::Object(out));
     }
     let mut out = Value::Object(Map::new());
-    let mut keys: Vec<String> = Vec::new();
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut keys: Vec<Str> = Vec::new();
+    let mut seen: std::collections::HashSet<Str> = std::collections::HashSet::new();
     for src in sources {
         let Some(src) = src.as_deref() else { continue };
         if !js::truthy(Some(src)) {

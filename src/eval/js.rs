@@ -4,7 +4,7 @@
 
 use std::sync::LazyLock;
 
-use crate::value::{Map, Number, PathStart, Value};
+use crate::value::{Map, Number, PathStart, Str, Value};
 
 /// Longest array an index written by a path may create; past it a write is refused rather
 /// than filling memory with holes.
@@ -78,7 +78,7 @@ pub fn type_name(v: Option<&Value>) -> &'static str {
 /// [`type_name`] as a value, made once.
 pub fn type_value(v: Option<&Value>) -> &'static Value {
     static VALUES: LazyLock<[Value; 7]> =
-        LazyLock::new(|| TYPE_NAMES.map(|n| Value::String(n.to_owned())));
+        LazyLock::new(|| TYPE_NAMES.map(|n| Value::String(crate::value::Str::from(n))));
     &VALUES[type_index(v)]
 }
 
@@ -122,6 +122,15 @@ pub fn abbreviate(s: &str) -> String {
     }
 }
 
+/// `String.prototype.toLowerCase`, copying a text already in lower case (ASCII) as it is.
+pub fn lowercase(s: &str) -> Str {
+    if s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Str::from(s)
+    } else {
+        Str::from(s.to_lowercase())
+    }
+}
+
 /// `String.prototype.trim`.
 pub fn js_trim(s: &str) -> &str {
     s.trim_matches(is_js_space)
@@ -148,7 +157,7 @@ pub fn to_js_string(v: Option<&Value>) -> String {
         Some(Value::Null) => "null".into(),
         Some(Value::Bool(b)) => b.to_string(),
         Some(Value::Number(n)) => number_to_js(num_f64(n).unwrap_or(f64::NAN)),
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s.as_str().to_owned(),
         Some(Value::Array(a)) => a
             .iter()
             .map(|e| match e {
@@ -252,7 +261,7 @@ pub fn add(a: Option<&Value>, b: Option<&Value>) -> Value {
     if texty(a) || texty(b) {
         let mut s = to_js_string(a);
         s.push_str(&to_js_string(b));
-        return Value::String(s);
+        return Value::String(s.into());
     }
     num(to_number(a) + to_number(b))
 }
@@ -263,7 +272,7 @@ pub fn compare(a: Option<&Value>, b: Option<&Value>) -> Option<std::cmp::Orderin
         return Some(x.encode_utf16().cmp(y.encode_utf16()));
     }
     let prim = |v: Option<&Value>| match v {
-        Some(Value::Array(_) | Value::Object(_)) => Some(Value::String(to_js_string(v))),
+        Some(Value::Array(_) | Value::Object(_)) => Some(Value::String(to_js_string(v).into())),
         _ => None,
     };
     let (pa, pb) = (prim(a), prim(b));
@@ -868,7 +877,7 @@ mod tests {
             let mut v = json!({"a": {"b": 1}, "x": {"y.z": 2}});
             let m = v.as_object_mut().unwrap();
             for i in 0..filler {
-                m.insert(format!("k{i}"), json!(i));
+                m.insert(format!("k{i}").into(), json!(i));
             }
             assert_eq!(get(&v, "a.b", &segs("a.b")), Some(&json!(1)), "{filler}");
             assert_eq!(
@@ -907,7 +916,7 @@ mod tests {
         for i in 0..20 {
             big.as_object_mut()
                 .unwrap()
-                .insert(format!("k{i}"), json!(i));
+                .insert(format!("k{i}").into(), json!(i));
         }
         let values = [
             json!({"a": {"b": {"c": 1}, "b.c": 2}, "l": [{"c": 3}, "s"], "s": "text"}),

@@ -208,7 +208,8 @@ impl Clock {
     /// A clock fixed at an ISO 8601 time.
     pub fn fixed(iso: &str) -> Option<Clock> {
         #[allow(clippy::cast_possible_truncation)]
-        dates::parse(Some(&Value::String(iso.to_owned()))).map(|ms| Clock(Some(ms as i64)))
+        dates::parse(Some(&Value::String(crate::value::Str::from(iso))))
+            .map(|ms| Clock(Some(ms as i64)))
     }
 }
 
@@ -331,7 +332,7 @@ fn run_state<'e>(event: &Event<'e>, st: &mut State<'e>) -> Result<(), StepFailur
         // The destination's steps skipped their `check_type`: check here.
         check_type(st)?;
     }
-    let Some(flow) = st.flow.as_ref().and_then(|k| plan.flows.get(k)) else {
+    let Some(flow) = st.flow.as_ref().and_then(|k| plan.flows.get(k.as_str())) else {
         return Err(StepFailure {
             step: rule.check_step.clone(),
             child: None,

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 
 use super::expr::{Bound, Scope, eval};
 use super::js;
@@ -44,7 +44,7 @@ pub struct State<'e> {
     /// The trace, when tracing: one untaken branch per operation otherwise.
     pub trace: Option<Box<Trace>>,
     /// The flow the message type chose, once checked.
-    pub flow: Option<String>,
+    pub flow: Option<Str>,
 }
 
 impl State<'_> {
@@ -117,23 +117,23 @@ impl<'e> Event<'e> {
     pub(super) fn check_type(&self, st: &mut State<'e>) -> Result<(), (Option<&str>, Failure)> {
         let rule = &self.plan.message_type;
         if rule.any {
-            st.flow = Some(ANY.to_owned());
+            st.flow = Some(Str::from(ANY));
             return self.check_config(st).map_err(|f| (None, f));
         }
         let raw = self.scope(st).read(&rule.path).cloned();
         let ty = match raw {
             // The reference's `$.assert(.message.type, ...)`: any falsy value (`false`, `0`)
             // is missing, as undefined, null and "" are.
-            None => String::new(),
-            Some(v) if !js::truthy(Some(&v)) => String::new(),
-            Some(Value::String(s)) if rule.lowercase => s.to_lowercase(),
+            None => Str::default(),
+            Some(v) if !js::truthy(Some(&v)) => Str::default(),
+            Some(Value::String(s)) if rule.lowercase => js::lowercase(&s),
             Some(Value::String(s)) => s,
             // Read as it is (no `lowercase`), a type that is not a string meets the reference's
             // `in` check, which refuses it in its unsupported text, the value written as
             // JavaScript's String() writes it; unless the spec words this case itself.
             Some(other) if !rule.lowercase && rule.written[1].is_none() => {
                 st.vars[rule.type_slot] =
-                    Some(Value::String(js::to_js_string(Some(&other))).into());
+                    Some(Value::String((js::to_js_string(Some(&other))).into()).into());
                 return Err((None, self.type_error(st, 2)));
             }
             Some(other) => {
@@ -145,7 +145,7 @@ impl<'e> Event<'e> {
         if ty.is_empty() {
             return Err((None, self.type_error(st, 0)));
         }
-        if !self.plan.flows.contains_key(&ty) {
+        if !self.plan.flows.contains_key(ty.as_str()) {
             st.vars[rule.type_slot] = Some(Value::String(ty).into());
             return Err((None, self.type_error(st, 2)));
         }
@@ -544,11 +544,11 @@ impl<'e> Event<'e> {
             })?;
             match v {
                 Some(v) => {
-                    m.insert(name.clone(), v);
+                    m.insert(crate::value::Str::from(name.as_str()), v);
                 }
                 // `userId` keeps its place: the response's userId is always written.
                 None if name == "userId" => {
-                    m.insert(name.clone(), Value::Null);
+                    m.insert(crate::value::Str::from(name.as_str()), Value::Null);
                 }
                 None => {}
             }

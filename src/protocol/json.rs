@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 
 use crate::eval::js::{is_plain_integer, json_number_to_js};
 
@@ -111,11 +111,11 @@ fn index_key(k: &str) -> Option<u32> {
 
 /// An object's members in JavaScript's property order: integer-like keys first, ascending,
 /// then the rest in insertion order.
-pub fn js_order(m: &Map) -> Vec<(&String, &Value)> {
+pub fn js_order(m: &Map) -> Vec<(&Str, &Value)> {
     if !m.keys().any(|k| index_key(k).is_some()) {
         return m.iter().collect();
     }
-    let mut ints: Vec<(u32, &String, &Value)> = m
+    let mut ints: Vec<(u32, &Str, &Value)> = m
         .iter()
         .filter_map(|(k, v)| index_key(k).map(|n| (n, k, v)))
         .collect();
@@ -128,7 +128,7 @@ pub fn js_order(m: &Map) -> Vec<(&String, &Value)> {
 
 /// Calls `each` with an object's members in JavaScript's property order, without collecting
 /// them when no key is integer-like (the common case).
-pub fn for_each_in_js_order<'m>(m: &'m Map, mut each: impl FnMut(&'m String, &'m Value)) {
+pub fn for_each_in_js_order<'m>(m: &'m Map, mut each: impl FnMut(&'m Str, &'m Value)) {
     if !m.keys().any(|k| index_key(k).is_some()) {
         m.iter().for_each(|(k, v)| each(k, v));
         return;

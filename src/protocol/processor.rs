@@ -756,13 +756,19 @@ pub fn failure<'a>(
 ) -> Response<'a> {
     let mut tags = Map::new();
     for (i, (k, v)) in plan.stat_tags.iter().enumerate() {
-        tags.insert(k.clone(), v.clone());
+        tags.insert(crate::value::Str::from(k.as_str()), v.clone());
         if i == 0 {
-            tags.insert("errorType".into(), Value::String(error_type.to_owned()));
+            tags.insert(
+                "errorType".into(),
+                Value::String(crate::value::Str::from(error_type)),
+            );
         }
     }
     if plan.stat_tags.is_empty() {
-        tags.insert("errorType".into(), Value::String(error_type.to_owned()));
+        tags.insert(
+            "errorType".into(),
+            Value::String(crate::value::Str::from(error_type)),
+        );
     }
     refusal(metadata, error, tags)
 }

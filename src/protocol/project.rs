@@ -207,11 +207,11 @@ impl<'de> Visitor<'de> for Project<'_> {
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
+        Ok(Value::String(crate::value::Str::from(s)))
     }
 
     fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
+        Ok(Value::String(s.into()))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
@@ -240,7 +240,7 @@ impl<'de> Visitor<'de> for Project<'_> {
             match self.tree.child(key.as_str()) {
                 Some(tree) => {
                     let v = map.next_value_seed(Project { tree })?;
-                    m.insert(key.into_owned(), v);
+                    m.insert(key.into_str(), v);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 
 use crate::eval::expr::{Bound, Scope, eval};
 use crate::eval::{self, Env, Failure, Output, js};
@@ -78,7 +78,7 @@ fn group_key(input: &Value) -> String {
 fn sorted_keys(v: &Value) -> Value {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
+            let mut keys: Vec<&Str> = m.keys().collect();
             keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
             Value::Object(
                 keys.into_iter()
@@ -649,7 +649,7 @@ fn build(request: &Request, s: &Scope<'_>) -> Result<Value, Failure> {
     let mut m = Map::new();
     for (name, shape) in &request.fields {
         if let Some(v) = shape_value(shape, s)? {
-            m.insert(name.clone(), v);
+            m.insert(crate::value::Str::from(name.as_str()), v);
         }
     }
     Ok(Value::Object(m))
@@ -698,7 +698,7 @@ fn router_response(o: Output) -> Value {
             }
             let mut m = Map::new();
             for (k, sh) in &req.fields {
-                m.insert(k.clone(), fill(sh, &payload));
+                m.insert(crate::value::Str::from(k.as_str()), fill(sh, &payload));
             }
             Value::Object(m)
         }
@@ -708,7 +708,7 @@ fn router_response(o: Output) -> Value {
         && let Some(u) = m.get_mut("userId")
     {
         if js::truthy(Some(u)) {
-            *u = Value::String(js::to_js_string(Some(u)));
+            *u = Value::String(js::to_js_string(Some(u)).into());
         } else if u.is_null() {
             m.shift_remove("userId");
         }
@@ -761,13 +761,13 @@ fn failure_entry(
         } else {
             v.clone()
         };
-        tags.insert(k.clone(), v);
+        tags.insert(crate::value::Str::from(k.as_str()), v);
         if i == 0 {
-            tags.insert("errorType".into(), Value::String(error_type.to_owned()));
+            tags.insert("errorType".into(), Value::String(Str::from(error_type)));
         }
     }
     if plan.stat_tags.is_empty() {
-        tags.insert("errorType".into(), Value::String(error_type.to_owned()));
+        tags.insert("errorType".into(), Value::String(Str::from(error_type)));
     }
     for key in ["destinationId", "workspaceId"] {
         if let Some(v) = first_md.get(key) {
@@ -778,7 +778,7 @@ fn failure_entry(
     m.insert("metadata".into(), Value::Array(metadata));
     m.insert("batched".into(), Value::Bool(false));
     m.insert("statusCode".into(), Value::from(400));
-    m.insert("error".into(), Value::String(error.to_owned()));
+    m.insert("error".into(), Value::String(Str::from(error)));
     m.insert("statTags".into(), Value::Object(tags));
     if let Some(d) = destination {
         m.insert("destination".into(), d.clone());

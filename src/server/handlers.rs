@@ -321,7 +321,7 @@ struct Ids {
 
 fn id_text(v: Option<&Value>) -> Option<String> {
     match v? {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s.as_str().to_owned()),
         Value::Null => None,
         other => Some(other.to_string()),
     }

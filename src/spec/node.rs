@@ -81,7 +81,7 @@ impl Node {
             Kind::Bool(b) => Value::Bool(*b),
             Kind::Int(i) => Value::from(*i),
             Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-            Kind::Str(s) => Value::String(s.clone()),
+            Kind::Str(s) => Value::String(crate::value::Str::from(s.as_str())),
             Kind::Seq(s) => Value::Array(s.iter().map(Node::to_json).collect()),
             Kind::Map(m) => Value::Object(
                 m.iter()
