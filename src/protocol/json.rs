@@ -260,6 +260,28 @@ pub fn without_lone_surrogates(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// The place of the first `"` or `\\` in `b` at or after `i`, eight bytes at a time: most
+/// strings of an event are short, where a call to `memchr2` costs more than the scan.
+pub(crate) fn quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte of `w` that is zero: exact for the first such byte (a borrow
+    // can only mark bytes after it).
+    let zeros = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        let hits = zeros(w ^ (ONES * u64::from(b'"'))) | zeros(w ^ (ONES * u64::from(b'\\')));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|k| i + k)
+}
+
 /// Whether raw JSON text is exactly what JavaScript would print for it, so it can be echoed
 /// as is: compact, numbers already canonical, no `\u` or `\/` escapes, no integer-like keys
 /// (JavaScript moves those first). Conservative: `false` only costs a re-serialization.
@@ -300,18 +322,18 @@ pub fn is_js_canonical(raw: &str) -> bool {
                 let mut escaped = false;
                 // The string's end, skipping escapes; `\u` and `\/` are not canonical.
                 loop {
-                    match memchr::memchr2(b'"', b'\\', &b[i..]) {
+                    match quote_or_backslash(b, i) {
                         None => return false,
-                        Some(k) if b[i + k] == b'"' => {
-                            i += k;
+                        Some(k) if b[k] == b'"' => {
+                            i = k;
                             break;
                         }
                         Some(k) => {
-                            if matches!(b.get(i + k + 1), Some(b'u' | b'/')) {
+                            if matches!(b.get(k + 1), Some(b'u' | b'/')) {
                                 return false;
                             }
                             escaped = true;
-                            i += k + 2;
+                            i = k + 2;
                         }
                     }
                 }
@@ -373,6 +395,39 @@ pub fn to_js_string(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_and_backslashes_are_found_at_every_place() {
+        // Each of `"` and `\\` alone, and both, at every place of texts up to 40 bytes (so at
+        // every place of a word and in the tail after the last whole word), with bytes around
+        // them that differ from each by one bit, searched from every start.
+        for len in 0..40 {
+            for at in 0..len {
+                for second in [None, Some(at + 1), Some(at + 9)] {
+                    for (first, other) in [(b'"', b'\\'), (b'\\', b'"')] {
+                        let mut text: Vec<u8> = (0..len)
+                            .map(|i| [b'#', b'"' ^ 1, b']', 0xc3][i % 4])
+                            .collect();
+                        text[at] = first;
+                        if let Some(k) = second.filter(|&k| k < len) {
+                            text[k] = other;
+                        }
+                        for start in 0..=len + 2 {
+                            let naive = text
+                                .get(start..)
+                                .and_then(|t| t.iter().position(|&c| c == b'"' || c == b'\\'))
+                                .map(|k| start + k);
+                            assert_eq!(
+                                quote_or_backslash(&text, start),
+                                naive,
+                                "{text:?} from {start}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn strings_are_escaped_exactly_as_serde_json_escapes_them() {

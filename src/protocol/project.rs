@@ -111,11 +111,11 @@ pub fn split_array(text: &str) -> Option<Vec<&str>> {
 /// The place of the `"` that closes a string whose text starts at `i`.
 fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
-        let k = memchr::memchr2(b'"', b'\\', b.get(i..)?)?;
-        if b[i + k] == b'"' {
-            return Some(i + k);
+        i = crate::protocol::json::quote_or_backslash(b, i)?;
+        if b[i] == b'"' {
+            return Some(i);
         }
-        i += k + 2;
+        i += 2;
     }
 }
 
