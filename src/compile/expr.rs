@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use crate::value::Value;
+use crate::value::{Str, Value};
 
 use super::cx::{Cx, join};
 use super::parse::{self, Arg as PArg, Ast, AstKind, Prop, TextPart as PTextPart};
@@ -524,7 +524,7 @@ impl<'s> Cx<'s> {
         let at = src.base + a.at;
         Some(match &a.kind {
             AstKind::Num(n) => Expr::Literal(number_literal(n)),
-            AstKind::Str(s) => Expr::Literal(Value::String(crate::value::Str::from(s.as_str()))),
+            AstKind::Str(s) => Expr::Literal(Value::String(Str::from(s.as_str()))),
             AstKind::Bool(b) => Expr::Literal(Value::Bool(*b)),
             AstKind::Null => Expr::Literal(Value::Null),
             AstKind::Undefined => Expr::Undefined,
@@ -686,7 +686,7 @@ impl<'s> Cx<'s> {
                     self.lists.get(&first).map(|l| {
                         Value::Array(
                             l.iter()
-                                .map(|s| Value::String(crate::value::Str::from(s.as_str())))
+                                .map(|s| Value::String(Str::from(s.as_str())))
                                 .collect(),
                         )
                     })

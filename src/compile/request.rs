@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use crate::value::Value;
+use crate::value::{Str, Value};
 
 use super::cx::{Cx, join};
 use crate::diag::{Code, suggest};
@@ -182,9 +182,7 @@ impl<'s> Cx<'s> {
                 );
                 return None;
             }
-            return Some(Shape::Expr(Expr::Literal(Value::String(
-                crate::value::Str::from(m),
-            ))));
+            return Some(Shape::Expr(Expr::Literal(Value::String(Str::from(m)))));
         }
         Some(text_shape(text))
     }
@@ -274,7 +272,7 @@ pub fn merge_field<'s>(
 
 fn text_shape(text: crate::plan::Text) -> Shape {
     if let Some(lit) = text.as_literal() {
-        return Shape::Expr(Expr::Literal(Value::String(crate::value::Str::from(lit))));
+        return Shape::Expr(Expr::Literal(Value::String(Str::from(lit))));
     }
     if let [TextPart::Hole(e)] = text.parts.as_slice() {
         return Shape::Expr(e.clone());
@@ -296,7 +294,7 @@ fn default_field(name: &str) -> Shape {
         "version" => Value::String("1".into()),
         "type" => Value::String("REST".into()),
         "method" => Value::String("POST".into()),
-        "endpoint" => Value::String(String::new().into()),
+        "endpoint" => Value::String(Str::default()),
         // Absent: the processor answers its default `""`.
         "userId" => Value::Null,
         _ => Value::Object(crate::value::Map::new()),

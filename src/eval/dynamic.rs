@@ -53,9 +53,9 @@ fn resolve_string(s: &str, item: &mut Value) -> Option<Value> {
         js::unset(item, &field, &segs);
         return Some(v);
     }
-    Some(Value::String(
-        (js::js_trim(&js::js_trim(default).replace('"', "")).to_owned()).into(),
-    ))
+    Some(Value::String(crate::value::Str::from(js::js_trim(
+        &js::js_trim(default).replace('"', ""),
+    ))))
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
+use compact_str::ToCompactString;
 
 use super::Failure;
 use super::func;
@@ -152,12 +153,10 @@ impl<'a> Scope<'a> {
     /// A text's value: the value itself for a text that is one hole, else the parts joined.
     pub fn text(&self, t: &'a Text) -> Result<Val<'a>, Failure> {
         match t.parts.as_slice() {
-            [TextPart::Lit(s)] => Ok(Some(Cow::Owned(Value::String(crate::value::Str::from(
-                s.as_str(),
-            ))))),
+            [TextPart::Lit(s)] => Ok(Some(Cow::Owned(Value::String(Str::from(s.as_str()))))),
             [TextPart::Hole(e)] => eval(e, self),
             parts => {
-                let mut out = crate::value::Str::default();
+                let mut out = Str::default();
                 for p in parts {
                     match p {
                         TextPart::Lit(s) => out.push_str(s),
@@ -226,7 +225,7 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
                     match v.map(Cow::into_owned) {
                         Some(Value::Array(a)) => out.extend(a),
                         Some(Value::String(t)) => {
-                            out.extend(t.chars().map(|c| Value::String(c.to_string().into())))
+                            out.extend(t.chars().map(|c| Value::String(c.to_compact_string())))
                         }
                         None | Some(Value::Null) => {
                             return Err(Failure::instrumentation(
@@ -255,7 +254,7 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
                     // Each key once: appended, and an undefined one is simply left out.
                     (Some(k), v) if *distinct => {
                         if let Some(v) = v {
-                            m.push_unique(crate::value::Str::from(k.as_str()), v);
+                            m.push_unique(Str::from(k.as_str()), v);
                         }
                     }
                     (k, v) => put(&mut m, k.as_deref(), v),
@@ -330,7 +329,7 @@ pub fn spread_into(m: &mut Map, v: Value) {
         Value::String(t) => {
             for (i, u) in t.encode_utf16().enumerate() {
                 *js::object_slot(m, &i.to_string()) =
-                    Value::String((String::from_utf16_lossy(&[u])).into());
+                    Value::String(String::from_utf16_lossy(&[u]).into());
             }
         }
         _ => {}

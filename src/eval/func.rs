@@ -322,7 +322,7 @@ pub fn call<'a>(f: Func, args: &'a [Arg], s: &Scope<'a>) -> Result<Val<'a>, Fail
                     let sep = js::to_js_string(sep.as_deref());
                     let parts: Vec<Value> = if sep.is_empty() {
                         t.chars()
-                            .map(|c| Value::String(c.to_string().into()))
+                            .map(|c| Value::String(c.to_compact_string()))
                             .collect()
                     } else {
                         t.split(sep.as_str())

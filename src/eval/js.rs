@@ -78,7 +78,7 @@ pub fn type_name(v: Option<&Value>) -> &'static str {
 /// [`type_name`] as a value, made once.
 pub fn type_value(v: Option<&Value>) -> &'static Value {
     static VALUES: LazyLock<[Value; 7]> =
-        LazyLock::new(|| TYPE_NAMES.map(|n| Value::String(crate::value::Str::from(n))));
+        LazyLock::new(|| TYPE_NAMES.map(|n| Value::String(Str::from(n))));
     &VALUES[type_index(v)]
 }
 

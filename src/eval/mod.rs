@@ -10,7 +10,7 @@ mod ops;
 
 use std::sync::Arc;
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 
 use crate::plan::{Origin, Plan, Request};
 use ops::{Control, State, Trace};
@@ -208,8 +208,7 @@ impl Clock {
     /// A clock fixed at an ISO 8601 time.
     pub fn fixed(iso: &str) -> Option<Clock> {
         #[allow(clippy::cast_possible_truncation)]
-        dates::parse(Some(&Value::String(crate::value::Str::from(iso))))
-            .map(|ms| Clock(Some(ms as i64)))
+        dates::parse(Some(&Value::String(Str::from(iso)))).map(|ms| Clock(Some(ms as i64)))
     }
 }
 

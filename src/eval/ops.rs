@@ -133,7 +133,7 @@ impl<'e> Event<'e> {
             // JavaScript's String() writes it; unless the spec words this case itself.
             Some(other) if !rule.lowercase && rule.written[1].is_none() => {
                 st.vars[rule.type_slot] =
-                    Some(Value::String((js::to_js_string(Some(&other))).into()).into());
+                    Some(Value::String(js::to_js_string(Some(&other)).into()).into());
                 return Err((None, self.type_error(st, 2)));
             }
             Some(other) => {
@@ -544,11 +544,11 @@ impl<'e> Event<'e> {
             })?;
             match v {
                 Some(v) => {
-                    m.insert(crate::value::Str::from(name.as_str()), v);
+                    m.insert(Str::from(name.as_str()), v);
                 }
                 // `userId` keeps its place: the response's userId is always written.
                 None if name == "userId" => {
-                    m.insert(crate::value::Str::from(name.as_str()), Value::Null);
+                    m.insert(Str::from(name.as_str()), Value::Null);
                 }
                 None => {}
             }

@@ -4,7 +4,7 @@
 //! JSON to echo, and parses each distinct destination once per batch. Dynamic config is
 //! resolved here, before the plan runs.
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 use serde_json::value::RawValue;
 
 use super::json::{
@@ -756,19 +756,13 @@ pub fn failure<'a>(
 ) -> Response<'a> {
     let mut tags = Map::new();
     for (i, (k, v)) in plan.stat_tags.iter().enumerate() {
-        tags.insert(crate::value::Str::from(k.as_str()), v.clone());
+        tags.insert(Str::from(k.as_str()), v.clone());
         if i == 0 {
-            tags.insert(
-                "errorType".into(),
-                Value::String(crate::value::Str::from(error_type)),
-            );
+            tags.insert("errorType".into(), Value::String(Str::from(error_type)));
         }
     }
     if plan.stat_tags.is_empty() {
-        tags.insert(
-            "errorType".into(),
-            Value::String(crate::value::Str::from(error_type)),
-        );
+        tags.insert("errorType".into(), Value::String(Str::from(error_type)));
     }
     refusal(metadata, error, tags)
 }

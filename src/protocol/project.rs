@@ -14,7 +14,7 @@
 
 use std::fmt;
 
-use crate::value::{Map, Value};
+use crate::value::{Map, Str, Value};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -207,7 +207,7 @@ impl<'de> Visitor<'de> for Project<'_> {
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(crate::value::Str::from(s)))
+        Ok(Value::String(Str::from(s)))
     }
 
     fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {

@@ -649,7 +649,7 @@ fn build(request: &Request, s: &Scope<'_>) -> Result<Value, Failure> {
     let mut m = Map::new();
     for (name, shape) in &request.fields {
         if let Some(v) = shape_value(shape, s)? {
-            m.insert(crate::value::Str::from(name.as_str()), v);
+            m.insert(Str::from(name.as_str()), v);
         }
     }
     Ok(Value::Object(m))
@@ -698,7 +698,7 @@ fn router_response(o: Output) -> Value {
             }
             let mut m = Map::new();
             for (k, sh) in &req.fields {
-                m.insert(crate::value::Str::from(k.as_str()), fill(sh, &payload));
+                m.insert(Str::from(k.as_str()), fill(sh, &payload));
             }
             Value::Object(m)
         }
@@ -761,7 +761,7 @@ fn failure_entry(
         } else {
             v.clone()
         };
-        tags.insert(crate::value::Str::from(k.as_str()), v);
+        tags.insert(Str::from(k.as_str()), v);
         if i == 0 {
             tags.insert("errorType".into(), Value::String(Str::from(error_type)));
         }
