@@ -115,6 +115,24 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// JSON whose keys and strings are few and often the opening a guessed cut looks for.
+fn cut_prone_json() -> impl Strategy<Value = Value> {
+    let text =
+        prop_oneof![Just("m"), Just("},{\"m\":"), Just("x\\"), Just("}")].prop_map(String::from);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        (0..3i64).prop_map(Value::from),
+        text.clone().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((text.clone(), inner), 0..4)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
 fn base_destination() -> Value {
     json!({"ID": "d", "Config": {"bluecoreNamespace": "ns", "eventsMapping": [
         {"from": "Checkout Started", "to": "add_to_cart"}, {"from": "Checkout Started", "to": "wishlist"},
@@ -251,6 +269,40 @@ proptest! {
                 items.iter().all(|i| serde_json::from_str::<&serde_json::value::RawValue>(i).is_ok())
             });
             prop_assert_eq!(split, whole, "{}", bad);
+        }
+    }
+
+    #[test]
+    fn a_guessed_cut_whose_pieces_are_all_json_is_the_arrays_items(
+        items in prop::collection::vec(cut_prone_json(), 1..5),
+        cut in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        corrupt in any::<bool>(),
+    ) {
+        // Items that open as `{"m":`, holding nested objects that open the same way and
+        // strings that hold the opening: when every piece of the guess reads as JSON, the
+        // pieces are exactly the items serde_json reads (and the body is JSON).
+        let items: Vec<Value> = items
+            .into_iter()
+            .map(|v| {
+                let mut m = eventmap::value::Map::new();
+                m.insert("m".into(), v.clone());
+                m.insert("n".into(), v);
+                Value::Object(m)
+            })
+            .collect();
+        let mut bytes = serde_json::to_string(&items).unwrap().into_bytes();
+        if corrupt {
+            let at = cut.index(bytes.len());
+            bytes[at] = byte;
+        }
+        let Ok(text) = String::from_utf8(bytes) else { return Ok(()) };
+        let Some(pieces) = eventmap::protocol::project::guess_items(&text) else { return Ok(()) };
+        if pieces.iter().all(|p| serde_json::from_str::<&serde_json::value::RawValue>(p).is_ok()) {
+            let theirs: Vec<&serde_json::value::RawValue> = serde_json::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+            let theirs: Vec<&str> = theirs.iter().map(|r| r.get()).collect();
+            prop_assert_eq!(pieces, theirs);
         }
     }
 

@@ -108,6 +108,47 @@ pub fn split_array(text: &str) -> Option<Vec<&str>> {
     }
 }
 
+/// The items of a compact array whose items all open the same way, as rudder-server writes a
+/// request (`[{"message":...},{"message":...}]`): cut wherever `}`, `,` and the first item's
+/// opening up to its first key's colon recur, found by `memmem` rather than by reading every
+/// byte as [`split_array`] does. A guess, which the items' reading checks: an occurrence
+/// inside a string is impossible (the opening's `"` after `{` would end the string, and a
+/// letter after a string's end is not JSON), but one inside an item (a nested object of the
+/// same first key, after another) cuts that item into pieces that are not JSON. So when every
+/// piece reads as JSON, they are the array's items (an array is `[`, values between commas
+/// and `]`, read one way only); when one does not, [`split_array`] decides. `None` when the
+/// text is not `[`, a `{"key":` opening and, at its end, `}]` (whitespace outside allowed).
+pub fn guess_items(text: &str) -> Option<Vec<&str>> {
+    let is_ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let inner = text
+        .trim_matches(is_ws)
+        .strip_prefix('[')?
+        .strip_suffix(']')?
+        .trim_matches(is_ws);
+    if !inner.starts_with("{\"") || !inner.ends_with('}') {
+        return None;
+    }
+    // The first key's closing quote, then its colon: a key without escapes, not too long
+    // to be worth searching for.
+    let key_end = 2 + inner.as_bytes()[2..inner.len().min(66)]
+        .iter()
+        .position(|&c| c == b'"')?;
+    if inner[..key_end].contains('\\') || inner.as_bytes().get(key_end + 1) != Some(&b':') {
+        return None;
+    }
+    let mut needle = Vec::with_capacity(key_end + 4);
+    needle.extend_from_slice(b"},");
+    needle.extend_from_slice(&inner.as_bytes()[..key_end + 2]);
+    let mut items = Vec::new();
+    let mut start = 0;
+    for at in memchr::memmem::find_iter(inner.as_bytes(), &needle) {
+        items.push(&inner[start..=at]);
+        start = at + 2;
+    }
+    items.push(&inner[start..]);
+    Some(items)
+}
+
 /// The place of the `"` that closes a string whose text starts at `i`.
 fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
@@ -358,6 +399,40 @@ mod tests {
             split_array("[\u{c}1,2\u{c}]"),
             Some(vec!["\u{c}1", "2\u{c}"])
         );
+    }
+
+    #[test]
+    fn a_compact_array_is_cut_where_its_items_open() {
+        let text = r#"[{"message":{"a":"},{\"message\":"},"m":1},{"message":[{"x":1},{"y":2}]},{"message":2}]"#;
+        let guessed = guess_items(text).unwrap();
+        assert_eq!(guessed, split_array(text).unwrap());
+        assert_eq!(guess_items(r#" [ {"k":1} ] "#), Some(vec![r#"{"k":1}"#]));
+        // A nested object of the same first key after another cuts its item into pieces that
+        // are not JSON: the reading refuses them, and the exact split decides.
+        let nested = r#"[{"message":{"list":[{"a":1},{"message":2}]}},{"message":3}]"#;
+        let pieces = guess_items(nested).unwrap();
+        assert_eq!(pieces.len(), 3);
+        assert!(
+            pieces
+                .iter()
+                .any(|p| serde_json::from_str::<&RawValue>(p).is_err())
+        );
+        assert_eq!(split_array(nested).unwrap().len(), 2);
+        // Items between which there is whitespace are not cut: one piece, not JSON.
+        let spaced = r#"[{"message":1}, {"message":2}]"#;
+        assert_eq!(guess_items(spaced).unwrap().len(), 1);
+        // Not a compact array of objects with a plain first key: no guess.
+        for text in [
+            "",
+            "[]",
+            "[1,2]",
+            r#"[{"a\"b":1}]"#,
+            r#"[{}]"#,
+            r#"[{"a":1}"#,
+            "{\"a\":1}",
+        ] {
+            assert_eq!(guess_items(text), None, "{text}");
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::{AppState, peak_rss_bytes, rfc3339};
 use crate::Engine;
 use crate::protocol::json::WriteJs;
 use crate::protocol::processor::{Meta, failure};
-use crate::protocol::project::split_array;
+use crate::protocol::project::{guess_items, split_array};
 use crate::spec::valid_destination_name;
 
 const COMPACTED: &str = "json+compactedv1";
@@ -405,21 +405,28 @@ fn write_run(engine: &Engine, run: &[&str]) -> Written {
         not_json: 0,
     };
     let mut batch = engine.batch();
-    batch.push_all(run.iter().copied(), |responses| {
-        for r in responses.drain(..) {
-            if r.status() == 200 {
-                w.ok += 1;
-            } else {
-                w.bad += 1;
+    // A few items at a time, stopping at the first that is not JSON: the body's answers
+    // will be dropped.
+    for few in run.chunks(16) {
+        batch.push_all(few.iter().copied(), |responses| {
+            for r in responses.drain(..) {
+                if r.status() == 200 {
+                    w.ok += 1;
+                } else {
+                    w.bad += 1;
+                }
+                if !w.buf.is_empty() {
+                    w.buf.push(b',');
+                }
+                r.write_js(&mut w.buf);
             }
-            if !w.buf.is_empty() {
-                w.buf.push(b',');
-            }
-            r.write_js(&mut w.buf);
+            true
+        });
+        w.not_json = batch.not_json();
+        if w.not_json > 0 {
+            break;
         }
-        true
-    });
-    w.not_json = batch.not_json();
+    }
     w
 }
 
@@ -591,11 +598,17 @@ fn run_batch(
                 },
             );
         }
-        // Most bodies: the items are found by the array's brackets, commas and strings, and
-        // read (so checked) once, when mapped, on every thread, the answers held until all
-        // are mapped. An item that is not JSON makes the body not JSON: the answers are
-        // dropped, and the body is read whole first, as below, to say so.
-        if let Some(items) = split_array(text).filter(|i| !i.is_empty() && i.len() <= SPLIT_MAX) {
+        // Most bodies: the items are found without reading them (cut where rudder-server's
+        // items open, else by the array's brackets, commas and strings), and read (so
+        // checked) once, when mapped, on every thread, the answers held until all are
+        // mapped. A piece that is not JSON (a guessed cut inside an item, or an item that is
+        // not JSON) stops its thread and drops the answers: the exact split is tried next,
+        // and when an item is not JSON, the body is read whole, as below, to say so.
+        let splits: [&dyn Fn(&str) -> Option<Vec<&str>>; 2] = [&guess_items, &split_array];
+        for split in splits {
+            let Some(items) = split(text).filter(|i| !i.is_empty() && i.len() <= SPLIT_MAX) else {
+                continue;
+            };
             let threads = threads.min(items.len() / MIN_PER_THREAD).max(1);
             let written = map_runs(engine, &items, threads);
             if written.iter().all(|w| w.not_json == 0) {
