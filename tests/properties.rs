@@ -68,7 +68,62 @@ fn check_text_with(e: &Engine, text: &str) -> Result<Vec<Value>, TestCaseError> 
         let slow = e.transform(v);
         prop_assert_eq!(&slow, &fast, "paths disagree for {:.300}", text);
     }
+    // Again in the same batch, its destination now known: the same answer, as text.
+    let (first, again) = (written(e, &[text], 0), written(e, &[text, text], 1));
+    prop_assert_eq!(first, again, "a second time differs for {:.300}", text);
     Ok(fast)
+}
+
+/// The answers to the `at`-th of `items`, mapped in one batch, as the text they are written as.
+fn written(e: &Engine, items: &[&str], at: usize) -> String {
+    use eventmap::protocol::json::WriteJs;
+    let mut batch = e.batch();
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let mut responses = Vec::new();
+        batch.push(item, &mut responses);
+        if i == at {
+            for r in &responses {
+                r.write_js(&mut out);
+                out.push(b'\n');
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_destination_seen_before_is_taken_as_known_only_where_it_is_the_items_own() {
+    let e = engine();
+    let dest = serde_json::to_string(&base_destination()).unwrap();
+    let other = dest.replace("\"ns\"", "\"other\"");
+    let msg = r#"{"type":"identify","userId":"u","traits":{"email":"a@b.c","action":"identify"}}"#;
+    let nested = format!(
+        r#"{{"type":"identify","userId":"u","traits":{{"email":"a@b.c","destination":{dest}}}}}"#
+    );
+    let first = format!(r#"{{"message":{msg},"destination":{dest},"metadata":{{"jobId":1}}}}"#);
+    let items = [
+        // Members after the destination are the item's own text.
+        format!(r#"{{"message":{msg},"destination":{dest},"metadata":{{"jobId":2,"z":"é"}}}}"#),
+        format!(
+            r#"{{"metadata":{{"jobId":3}},"destination":{dest},"connection":{{"c":1}},"message":{msg}}}"#
+        ),
+        // The same text inside the message, before the item's own destination (the same,
+        // or another).
+        format!(r#"{{"message":{nested},"destination":{dest},"metadata":{{"jobId":4}}}}"#),
+        format!(r#"{{"message":{nested},"destination":{other},"metadata":{{"jobId":5}}}}"#),
+        // Given twice, or spaced.
+        format!(r#"{{"message":{msg},"destination":{dest},"destination":{other}}}"#),
+        format!(r#"{{"message":{msg},"destination":{other},"destination":{dest}}}"#),
+        format!(r#"{{"message":{msg}, "destination": {dest} ,"metadata":{{"jobId":6}}}}"#),
+        // The text followed by more of a longer value.
+        format!(r#"{{"message":{msg},"destination":{dest}x}}"#),
+    ];
+    for item in &items {
+        let alone = written(e, &[item], 0);
+        assert!(!alone.is_empty());
+        assert_eq!(written(e, &[&first, item], 1), alone, "{item}");
+    }
 }
 
 fn check(item: &Value) -> Result<Vec<Value>, TestCaseError> {

@@ -4,13 +4,16 @@
 //! JSON to echo, and parses each distinct destination once per batch. Dynamic config is
 //! resolved here, before the plan runs.
 
+use std::sync::LazyLock;
+
 use crate::value::{Map, Str, Value};
+use memchr::memmem::Finder;
 use serde_json::value::RawValue;
 
 use super::json::{
     WriteJs, is_js_canonical, without_lone_surrogates, write_object, write_str, write_value,
 };
-use super::project::split_item;
+use super::project::{Parts, split_item};
 use crate::eval::{self, Env, Item, Output, StepFailure, dynamic};
 use crate::plan::{Plan, Shape};
 
@@ -19,7 +22,8 @@ use crate::plan::{Plan, Shape};
 #[derive(Clone, Debug)]
 pub enum Meta<'a> {
     Absent,
-    Raw(&'a RawValue),
+    /// JSON text as received (serde_json has read it).
+    Raw(&'a str),
     Value(Value),
 }
 
@@ -28,7 +32,7 @@ impl Meta<'_> {
     fn field(&self, key: &str) -> Option<Value> {
         match self {
             Meta::Absent => None,
-            Meta::Raw(r) => match serde_json::from_str::<Value>(r.get()) {
+            Meta::Raw(r) => match serde_json::from_str::<Value>(r) {
                 Ok(Value::Object(mut m)) => m.remove(key),
                 _ => None,
             },
@@ -69,7 +73,7 @@ impl Response<'_> {
 /// The metadata as received (raw text) or as a value.
 fn write_meta(out: &mut Vec<u8>, m: &Meta<'_>) {
     match m {
-        Meta::Raw(r) => out.extend_from_slice(r.get().as_bytes()),
+        Meta::Raw(r) => out.extend_from_slice(r.as_bytes()),
         Meta::Value(v) => write_value(out, v),
         Meta::Absent => out.extend_from_slice(b"null"),
     }
@@ -270,6 +274,9 @@ pub struct Batch<'p> {
     not_json: usize,
 }
 
+/// The destination member's key as rudder-server writes it, before its value.
+const DESTINATION_KEY: &str = "\"destination\":";
+
 /// How many distinct destinations a batch keeps parsed.
 const DESTINATIONS_KEPT: usize = 8;
 
@@ -303,6 +310,9 @@ impl<'p> Batch<'p> {
     /// caches.
     pub fn read<'a>(&self, text: &'a str) -> Read<'a> {
         let plan = self.plan;
+        if let Some(parts) = self.read_known_destination(text) {
+            return Read::Parts(text, parts);
+        }
         match split_item(text, &plan.message_reads) {
             Ok(Some(p)) if !(p.connection.is_some() && plan.reads_connection) => {
                 Read::Parts(text, p)
@@ -311,6 +321,50 @@ impl<'p> Batch<'p> {
             // (lone surrogates are forgiven there): the general path decides.
             _ => Read::General(text),
         }
+    }
+
+    /// [`Batch::read`] without walking the destination again when its text is that of the
+    /// destination answered last (rudder-server sends the same one with every item): the
+    /// member is found by `memmem` (its key, then the text compared) and, in a copy of the
+    /// item, replaced by `0` for serde_json
+    /// to read. Taken only when the destination serde_json then finds is that `0` (the same
+    /// text nested in the message, or a member given twice, leave the item to the plain
+    /// read); the parts' texts are the item's own.
+    fn read_known_destination<'a>(&self, text: &'a str) -> Option<Parts<'a>> {
+        static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(DESTINATION_KEY));
+        let known = &self.destinations.first()?.raw;
+        let start = KEY
+            .find_iter(text.as_bytes())
+            .map(|at| at + DESTINATION_KEY.len())
+            .find(|&at| text.as_bytes()[at..].starts_with(known.as_bytes()))?;
+        let end = start + known.len();
+        let mut copy = String::with_capacity(text.len() - (end - start) + 1);
+        copy.push_str(&text[..start]);
+        copy.push('0');
+        copy.push_str(&text[end..]);
+        let p = split_item(&copy, &self.plan.message_reads).ok()??;
+        let base = copy.as_ptr() as usize;
+        if p.destination.map(|d| (d.as_ptr() as usize - base, d.len())) != Some((start, 1))
+            || (p.connection.is_some() && self.plan.reads_connection)
+        {
+            return None;
+        }
+        // A member's place in the copy, as a place in the item.
+        let own = |part: &str| {
+            let at = part.as_ptr() as usize - base;
+            let at = if at > start {
+                at + (end - start) - 1
+            } else {
+                at
+            };
+            &text[at..at + part.len()]
+        };
+        Some(Parts {
+            message: p.message,
+            destination: Some(&text[start..end]),
+            metadata: p.metadata.map(own),
+            connection: p.connection.map(own),
+        })
     }
 
     /// [`Batch::read`] for bytes (a line of NDJSON), which may not be UTF-8.
@@ -338,11 +392,7 @@ impl<'p> Batch<'p> {
                 return;
             }
         };
-        let (message, destination, metadata) = (
-            parts.message,
-            parts.destination.map(RawValue::get),
-            parts.metadata,
-        );
+        let (message, destination, metadata) = (parts.message, parts.destination, parts.metadata);
         let whole = || serde_json::from_str::<Value>(text);
         self.run_parts(message, destination, metadata, &whole, out);
     }
@@ -364,7 +414,13 @@ impl<'p> Batch<'p> {
         let mut reads = Vec::with_capacity(AT_ONCE);
         let mut responses = Vec::with_capacity(2);
         while items.peek().is_some() {
-            reads.extend(items.by_ref().take(AT_ONCE).map(|t| t.read(self)));
+            // The first item alone, so its destination is known to the reads that follow.
+            let n = if self.destinations.is_empty() {
+                1
+            } else {
+                AT_ONCE
+            };
+            reads.extend(items.by_ref().take(n).map(|t| t.read(self)));
             for read in reads.drain(..) {
                 responses.clear();
                 self.answer(read, &mut responses);
@@ -443,7 +499,7 @@ impl<'p> Batch<'p> {
         self.run_parts(
             message.clone(),
             Some(destination.get()),
-            metadata,
+            metadata.map(RawValue::get),
             &whole,
             out,
         );
@@ -455,7 +511,7 @@ impl<'p> Batch<'p> {
         &mut self,
         message: Value,
         destination: Option<&'a str>,
-        metadata: Option<&'a RawValue>,
+        metadata: Option<&'a str>,
         whole: &dyn Fn() -> Result<Value, serde_json::Error>,
         out: &mut Vec<Response<'a>>,
     ) where
@@ -494,11 +550,11 @@ impl<'p> Batch<'p> {
         let (meta, md) = match metadata {
             None => (Meta::Absent, Value::Null),
             Some(raw) => {
-                let canonical = is_js_canonical(raw.get());
+                let canonical = is_js_canonical(raw);
                 if canonical && !plan.reads_metadata {
                     (Meta::Raw(raw), Value::Null)
                 } else {
-                    match serde_json::from_str::<Value>(raw.get()) {
+                    match serde_json::from_str::<Value>(raw) {
                         Ok(v) if canonical => (Meta::Raw(raw), v),
                         Ok(v) => (Meta::Value(v.clone()), v),
                         Err(e) => {

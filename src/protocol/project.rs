@@ -26,9 +26,10 @@ use crate::value::{KeyText, NUMBER_TOKEN};
 pub struct Parts<'a> {
     /// The message, with just what the plan reads (`Null` when absent).
     pub message: Value,
-    pub destination: Option<&'a RawValue>,
-    pub metadata: Option<&'a RawValue>,
-    pub connection: Option<&'a RawValue>,
+    /// The members' JSON text, as received (checked: serde_json read it).
+    pub destination: Option<&'a str>,
+    pub metadata: Option<&'a str>,
+    pub connection: Option<&'a str>,
 }
 
 /// One request item's members, the message projected onto `tree`. `Ok(None)` when the general
@@ -194,7 +195,9 @@ impl<'de> Visitor<'de> for ItemVisitor<'_> {
                     continue;
                 }
             };
-            repeated |= raw.replace(map.next_value::<&'de RawValue>()?).is_some();
+            repeated |= raw
+                .replace(map.next_value::<&'de RawValue>()?.get())
+                .is_some();
         }
         Ok((!repeated).then(|| Parts {
             message: message.unwrap_or(Value::Null),
@@ -441,8 +444,8 @@ mod tests {
         let text = r#"{"message":{"type":"identify","big":{"x":[1,2]}},"destination":{"Config":{"k":"v"}},"metadata":{"jobId":1},"other":[1]}"#;
         let p = split_item(text, &t).unwrap().unwrap();
         assert_eq!(p.message.to_string(), r#"{"type":"identify"}"#);
-        assert_eq!(p.destination.unwrap().get(), r#"{"Config":{"k":"v"}}"#);
-        assert_eq!(p.metadata.unwrap().get(), r#"{"jobId":1}"#);
+        assert_eq!(p.destination.unwrap(), r#"{"Config":{"k":"v"}}"#);
+        assert_eq!(p.metadata.unwrap(), r#"{"jobId":1}"#);
         assert!(p.connection.is_none());
         // A member given twice goes to the general path.
         let twice = r#"{"message":{"type":"a"},"message":{"type":"b"}}"#;

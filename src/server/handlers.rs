@@ -578,7 +578,7 @@ fn run_batch(
                     batch.push_parts(message, metadata, destination, &mut responses);
                 }
                 Err((metadata, error)) => {
-                    let meta = metadata.map_or(Meta::Absent, Meta::Raw);
+                    let meta = metadata.map_or(Meta::Absent, |m| Meta::Raw(m.get()));
                     responses.push(failure(&engine.plan, meta, error, "instrumentation"));
                 }
             }
