@@ -396,14 +396,23 @@ const SPLIT_MAX: usize = 4 * WINDOW;
 /// slowest thread is done, so a window bounds that memory.
 const WINDOW: usize = 1024;
 
-/// Maps a run of items with a batch of its own, its answers written comma-separated.
+/// Maps a run of items with a batch of its own, its answers written comma-separated after
+/// a byte kept for what goes before them (`[` or `,`).
 fn write_run(engine: &Engine, run: &[&str]) -> Written {
+    // Room for answers as long as the items (most are shorter), so the buffer is not grown
+    // and copied as it fills.
+    let room = run
+        .iter()
+        .map(|t| t.len())
+        .sum::<usize>()
+        .max(run.len() * 1024);
     let mut w = Written {
-        buf: Vec::with_capacity(run.len() * 1024),
+        buf: Vec::with_capacity(room + 1),
         ok: 0,
         bad: 0,
         not_json: 0,
     };
+    w.buf.push(b',');
     let mut batch = engine.batch();
     // A few items at a time, stopping at the first that is not JSON: the body's answers
     // will be dropped.
@@ -415,7 +424,7 @@ fn write_run(engine: &Engine, run: &[&str]) -> Written {
                 } else {
                     w.bad += 1;
                 }
-                if !w.buf.is_empty() {
+                if w.buf.len() > 1 {
                     w.buf.push(b',');
                 }
                 r.write_js(&mut w.buf);
@@ -432,6 +441,7 @@ fn write_run(engine: &Engine, run: &[&str]) -> Written {
 
 /// Answers written by one thread of a split body.
 struct Written {
+    /// A byte for the separator before them, then the answers.
     buf: Vec<u8>,
     ok: u64,
     bad: u64,
@@ -495,16 +505,27 @@ impl Chunks<'_> {
         self.send_if_full()
     }
 
-    /// Answers another thread wrote (see [`write_run`]).
-    fn push_written(&mut self, w: Written) -> bool {
+    /// Answers another thread wrote (see [`write_run`]): a chunk's worth goes on as it is,
+    /// after what is held, not copied.
+    fn push_written(&mut self, mut w: Written) -> bool {
         self.ok += w.ok;
         self.bad += w.bad;
-        if !w.buf.is_empty() {
-            self.buf.push(if self.first { b'[' } else { b',' });
-            self.first = false;
-            self.buf.extend_from_slice(&w.buf);
+        if w.buf.len() <= 1 {
+            return true;
         }
-        self.send_if_full()
+        w.buf[0] = if self.first { b'[' } else { b',' };
+        self.first = false;
+        if w.buf.len() < CHUNK {
+            self.buf.extend_from_slice(&w.buf);
+            return self.send_if_full();
+        }
+        if !self.buf.is_empty() {
+            let held = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096));
+            if self.tx.blocking_send(Ok(Bytes::from(held))).is_err() {
+                return false;
+            }
+        }
+        self.tx.blocking_send(Ok(Bytes::from(w.buf))).is_ok()
     }
 
     /// Sends the buffer on once it holds a chunk; false when the client has gone.
