@@ -118,6 +118,23 @@ fn a_destination_seen_before_is_taken_as_known_only_where_it_is_the_items_own() 
         format!(r#"{{"message":{msg}, "destination": {dest} ,"metadata":{{"jobId":6}}}}"#),
         // The text followed by more of a longer value.
         format!(r#"{{"message":{msg},"destination":{dest}x}}"#),
+        // Metadata in JavaScript's form is not read either: before or after the
+        // destination, or after a `"metadata":` inside the message; not in that form, or
+        // given twice, or not JSON, it is.
+        format!(
+            r#"{{"message":{msg},"metadata":{{"jobId":7,"a":[1,{{"b":null}}]}},"destination":{dest}}}"#
+        ),
+        format!(
+            r#"{{"message":{{"type":"identify","userId":"u","traits":{{"metadata":{{"jobId":8}}}}}},"metadata":{{"jobId":9}},"destination":{dest}}}"#
+        ),
+        format!(r#"{{"message":{msg},"metadata":{{"jobId":10, "a":1}},"destination":{dest}}}"#),
+        format!(r#"{{"message":{msg},"metadata":{{"jobId":1.50}},"destination":{dest}}}"#),
+        format!(
+            r#"{{"message":{msg},"metadata":{{"jobId":11}},"destination":{dest},"metadata":{{"jobId":12}}}}"#
+        ),
+        format!(r#"{{"message":{msg},"metadata":{{"jobId":13,"jobId":14}},"destination":{dest}}}"#),
+        format!(r#"{{"message":{msg},"metadata":{{"jobId":15}}x,"destination":{dest}}}"#),
+        format!(r#"{{"message":{msg},"metadata":"text","destination":{dest}}}"#),
     ];
     for item in &items {
         let alone = written(e, &[item], 0);
@@ -358,6 +375,34 @@ proptest! {
                 .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
             let theirs: Vec<&str> = theirs.iter().map(|r| r.get()).collect();
             prop_assert_eq!(pieces, theirs);
+        }
+    }
+
+    #[test]
+    fn text_taken_as_javascripts_own_is_json_and_what_javascript_prints(
+        value in any_json(),
+        cut in any::<prop::sample::Index>(),
+        byte in prop::sample::select(b"\"\\{}[],:0-1.eE tfnu/\x01ax".to_vec()),
+        edit in 0..4u8,
+    ) {
+        // Whatever text is taken as canonical (and so echoed unread) is JSON, and exactly
+        // what JavaScript prints for it: serialized values, and the same with a byte
+        // changed, inserted or removed.
+        let mut bytes = serde_json::to_string(&value).unwrap().into_bytes();
+        if !bytes.is_empty() {
+            let at = cut.index(bytes.len());
+            match edit {
+                1 => bytes[at] = byte,
+                2 => bytes.insert(at, byte),
+                3 => { bytes.remove(at); }
+                _ => {}
+            }
+        }
+        let Ok(text) = String::from_utf8(bytes) else { return Ok(()) };
+        if eventmap::protocol::json::is_js_canonical(&text) {
+            let parsed: Value = serde_json::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+            prop_assert_eq!(eventmap::protocol::json::to_js_string(&parsed), text);
         }
     }
 

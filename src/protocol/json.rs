@@ -283,101 +283,158 @@ pub(crate) fn quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// Whether raw JSON text is exactly what JavaScript would print for it, so it can be echoed
-/// as is: compact, numbers already canonical, no `\u` or `\/` escapes, no integer-like keys
-/// (JavaScript moves those first). Conservative: `false` only costs a re-serialization.
+/// as is: [`js_canonical_end`] over the whole text.
 pub fn is_js_canonical(raw: &str) -> bool {
+    js_canonical_end(raw.as_bytes(), 0) == Some(raw.len())
+}
+
+/// The end of the JSON value at `b[i..]` when it is JSON and exactly what JavaScript would
+/// print for it (so it can be echoed as is): compact, numbers plain integers of at most 15
+/// digits, strings without control characters or `\u` and `\/` escapes, no integer-like keys
+/// (JavaScript moves those first), no key twice in an object (JavaScript keeps one), at most
+/// 100 levels deep. The grammar is checked strictly, so a value it accepts needs no other
+/// reading; conservative: `None` only costs a reading and a re-serialization.
+pub fn js_canonical_end<'b>(b: &'b [u8], mut i: usize) -> Option<usize> {
     /// Marks a list in `frames` (it has no keys to keep apart).
     const LIST: usize = usize::MAX;
-    let b = raw.as_bytes();
-    let mut i = 0;
     // The keys of every open object, one after another; `frames` says where each open
     // object's keys start (or that it is a list), with a 64-bit sketch of its keys so that
-    // most keys are known new without comparing them. Duplicate keys are caught, which
-    // JavaScript collapses (the last value wins).
-    let mut keys: Vec<&str> = Vec::with_capacity(32);
+    // most keys are known new without comparing them.
+    let mut keys: Vec<&'b [u8]> = Vec::with_capacity(32);
     let mut frames: Vec<(usize, u64)> = Vec::with_capacity(8);
-    while i < b.len() {
-        match b[i] {
-            // Deeper than the parser goes: let the parser say so.
-            b'[' | b'{' if frames.len() >= 128 => return false,
+    // A key, its colon and where its value starts, for the object open last.
+    let key = |i: usize, keys: &mut Vec<&'b [u8]>, frame: &mut (usize, u64)| {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (close, escaped) = canonical_string_end(b, i + 1)?;
+        let k = &b[i + 1..close];
+        // JavaScript moves integer-like keys first.
+        if !escaped && !k.is_empty() && k.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let open = &keys[frame.0..];
+        let bit = key_sketch(k);
+        if open.len() >= 64 || (frame.1 & bit != 0 && open.contains(&k)) {
+            return None;
+        }
+        frame.1 |= bit;
+        keys.push(k);
+        (b.get(close + 1) == Some(&b':')).then_some(close + 2)
+    };
+    loop {
+        // A value at `i`.
+        match *b.get(i)? {
+            b'{' | b'[' if frames.len() >= 100 => return None,
+            b'{' if b.get(i + 1) == Some(&b'}') => i += 2,
+            b'[' if b.get(i + 1) == Some(&b']') => i += 2,
             b'{' => {
                 frames.push((keys.len(), 0));
-                i += 1;
+                let frame = frames.last_mut()?;
+                i = key(i + 1, &mut keys, frame)?;
+                continue;
             }
             b'[' => {
                 frames.push((LIST, 0));
                 i += 1;
+                continue;
             }
-            b']' | b'}' => {
-                if let Some((start, _)) = frames.pop()
-                    && start != LIST
-                {
-                    keys.truncate(start);
-                }
-                i += 1;
-            }
-            b'"' => {
-                let start = i + 1;
-                i = start;
-                let mut escaped = false;
-                // The string's end, skipping escapes; `\u` and `\/` are not canonical.
-                loop {
-                    match quote_or_backslash(b, i) {
-                        None => return false,
-                        Some(k) if b[k] == b'"' => {
-                            i = k;
-                            break;
-                        }
-                        Some(k) => {
-                            if matches!(b.get(k + 1), Some(b'u' | b'/')) {
-                                return false;
-                            }
-                            escaped = true;
-                            i = k + 2;
-                        }
-                    }
-                }
-                if b.get(i + 1) == Some(&b':') {
-                    let key = &raw[start..i];
-                    // JavaScript moves integer-like keys first.
-                    if !escaped && !key.is_empty() && key.bytes().all(|c| c.is_ascii_digit()) {
-                        return false;
-                    }
-                    if let Some((first, sketch)) = frames.last_mut()
-                        && *first != LIST
-                    {
-                        let open = &keys[*first..];
-                        let bit = key_sketch(key);
-                        if open.len() >= 64 || (*sketch & bit != 0 && open.contains(&key)) {
-                            return false;
-                        }
-                        *sketch |= bit;
-                        keys.push(key);
-                    }
-                }
-                i += 1;
-            }
+            b'"' => i = canonical_string_end(b, i + 1)?.0 + 1,
+            b't' if b[i..].starts_with(b"true") => i += 4,
+            b'f' if b[i..].starts_with(b"false") => i += 5,
+            b'n' if b[i..].starts_with(b"null") => i += 4,
             b'-' | b'0'..=b'9' => {
                 let start = i;
-                while i < b.len() && matches!(b[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-                {
+                while matches!(
+                    b.get(i),
+                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                ) {
                     i += 1;
                 }
-                if !is_plain_integer(&raw[start..i]) {
-                    return false;
+                if !std::str::from_utf8(&b[start..i]).is_ok_and(crate::eval::js::is_plain_integer) {
+                    return None;
                 }
             }
-            b' ' | b'\n' | b'\r' | b'\t' => return false,
-            _ => i += 1,
+            _ => return None,
+        }
+        // After a value: the containers it closes, then the next value (or the end).
+        loop {
+            let Some(frame) = frames.last_mut() else {
+                return Some(i);
+            };
+            match (*b.get(i)?, frame.0 == LIST) {
+                (b',', true) => {
+                    i += 1;
+                    break;
+                }
+                (b',', false) => {
+                    i = key(i + 1, &mut keys, frame)?;
+                    break;
+                }
+                (b']', true) => {
+                    frames.pop();
+                    i += 1;
+                }
+                (b'}', false) => {
+                    keys.truncate(frame.0);
+                    frames.pop();
+                    i += 1;
+                }
+                _ => return None,
+            }
         }
     }
-    true
+}
+
+/// The place of the `"` closing a string whose text starts at `i`, and whether it holds
+/// escapes, when it is JSON and canonical: no control characters, no `\u` or `\/` escapes.
+/// Eight bytes at a time.
+fn canonical_string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte of `w` below `n` (ASCII), exact for the first such byte.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    let mut escaped = false;
+    loop {
+        let stop = loop {
+            match b.get(i..i + 8) {
+                Some(chunk) => {
+                    let w = u64::from_le_bytes(chunk.try_into().ok()?);
+                    let hits = below(w ^ (ONES * u64::from(b'"')), 1)
+                        | below(w ^ (ONES * u64::from(b'\\')), 1)
+                        | below(w, 0x20);
+                    if hits != 0 {
+                        break i + (hits.trailing_zeros() / 8) as usize;
+                    }
+                    i += 8;
+                }
+                None => {
+                    break i + b
+                        .get(i..)?
+                        .iter()
+                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+                }
+            }
+        };
+        match b[stop] {
+            b'"' => return Some((stop, escaped)),
+            b'\\'
+                if matches!(
+                    b.get(stop + 1),
+                    Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't')
+                ) =>
+            {
+                escaped = true;
+                i = stop + 2;
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// One of 64 bits for a key, from its length and its first and last bytes: equal keys have
 /// the same bit.
-fn key_sketch(key: &str) -> u64 {
-    let b = key.as_bytes();
+fn key_sketch(b: &[u8]) -> u64 {
     let (first, last) = (
         b.first().copied().unwrap_or(0),
         b.last().copied().unwrap_or(0),

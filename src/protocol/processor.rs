@@ -11,7 +11,8 @@ use memchr::memmem::Finder;
 use serde_json::value::RawValue;
 
 use super::json::{
-    WriteJs, is_js_canonical, without_lone_surrogates, write_object, write_str, write_value,
+    WriteJs, is_js_canonical, js_canonical_end, without_lone_surrogates, write_object, write_str,
+    write_value,
 };
 use super::project::{Parts, split_item};
 use crate::eval::{self, Env, Item, Output, StepFailure, dynamic};
@@ -274,8 +275,10 @@ pub struct Batch<'p> {
     not_json: usize,
 }
 
-/// The destination member's key as rudder-server writes it, before its value.
+/// The destination's and the metadata's keys as rudder-server writes them, before their
+/// values.
 const DESTINATION_KEY: &str = "\"destination\":";
+const METADATA_KEY: &str = "\"metadata\":";
 
 /// How many distinct destinations a batch keeps parsed.
 const DESTINATIONS_KEPT: usize = 8;
@@ -323,47 +326,79 @@ impl<'p> Batch<'p> {
         }
     }
 
-    /// [`Batch::read`] without walking the destination again when its text is that of the
-    /// destination answered last (rudder-server sends the same one with every item): the
-    /// member is found by `memmem` (its key, then the text compared) and, in a copy of the
-    /// item, replaced by `0` for serde_json
-    /// to read. Taken only when the destination serde_json then finds is that `0` (the same
-    /// text nested in the message, or a member given twice, leave the item to the plain
+    /// [`Batch::read`] without serde_json walking what needs no reading: the destination,
+    /// when its text is that of the destination answered last (rudder-server sends the same
+    /// one with every item), and the metadata, when it is already what JavaScript would
+    /// print ([`js_canonical_end`] checks it strictly, so it is JSON, and finds its end).
+    /// Each is found by `memmem` (its key, then the text compared or checked) and replaced by
+    /// `0` in a copy of the item for serde_json to read. Taken only when the destination (and
+    /// metadata) serde_json then finds at the item's top level is that `0` (the same text
+    /// nested in the message, a member given twice, whitespace, leave the item to the plain
     /// read); the parts' texts are the item's own.
     fn read_known_destination<'a>(&self, text: &'a str) -> Option<Parts<'a>> {
-        static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(DESTINATION_KEY));
-        let known = &self.destinations.first()?.raw;
-        let start = KEY
-            .find_iter(text.as_bytes())
+        static DESTINATION: LazyLock<Finder<'static>> =
+            LazyLock::new(|| Finder::new(DESTINATION_KEY));
+        static METADATA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(METADATA_KEY));
+        let b = text.as_bytes();
+        let known = self.destinations.first()?.raw.as_bytes();
+        let destination = DESTINATION
+            .find_iter(b)
             .map(|at| at + DESTINATION_KEY.len())
-            .find(|&at| text.as_bytes()[at..].starts_with(known.as_bytes()))?;
-        let end = start + known.len();
-        let mut copy = String::with_capacity(text.len() - (end - start) + 1);
-        copy.push_str(&text[..start]);
-        copy.push('0');
-        copy.push_str(&text[end..]);
+            .find(|&at| b[at..].starts_with(known))
+            .map(|at| (at, at + known.len()))?;
+        let metadata = METADATA
+            .find(b)
+            .map(|at| at + METADATA_KEY.len())
+            .and_then(|at| Some((at, js_canonical_end(b, at)?)))
+            .filter(|&(at, end)| end <= destination.0 || at >= destination.1);
+        // The cut members in the item's order, each replaced by `0` in the copy.
+        let mut cuts = [Some(destination), metadata];
+        cuts.sort_by_key(|c| c.map_or(usize::MAX, |c| c.0));
+        let mut copy = String::with_capacity(text.len());
+        let mut last = 0;
+        for &(at, end) in cuts.iter().flatten() {
+            copy.push_str(&text[last..at]);
+            copy.push('0');
+            last = end;
+        }
+        copy.push_str(&text[last..]);
         let p = split_item(&copy, &self.plan.message_reads).ok()??;
+        // A place in the copy, as a place in the item.
         let base = copy.as_ptr() as usize;
-        if p.destination.map(|d| (d.as_ptr() as usize - base, d.len())) != Some((start, 1))
+        let own = |part: &str| {
+            let at = part.as_ptr() as usize - base;
+            let shift: usize = cuts
+                .iter()
+                .flatten()
+                .scan(0, |gone, &(s, e)| {
+                    let zero = s - *gone;
+                    *gone += e - s - 1;
+                    Some((zero, e - s - 1))
+                })
+                .filter(|&(zero, _)| zero < at)
+                .map(|(_, n)| n)
+                .sum();
+            (at + shift, &text[at + shift..at + shift + part.len()])
+        };
+        // Each cut member must be the `0` put in its place.
+        let is_cut = |part: Option<&str>, cut: (usize, usize)| {
+            part.is_some_and(|m| m.len() == 1 && own(m).0 == cut.0)
+        };
+        if !is_cut(p.destination, destination)
+            || metadata.is_some_and(|m| !is_cut(p.metadata, m))
             || (p.connection.is_some() && self.plan.reads_connection)
         {
             return None;
         }
-        // A member's place in the copy, as a place in the item.
-        let own = |part: &str| {
-            let at = part.as_ptr() as usize - base;
-            let at = if at > start {
-                at + (end - start) - 1
-            } else {
-                at
-            };
-            &text[at..at + part.len()]
-        };
         Some(Parts {
             message: p.message,
-            destination: Some(&text[start..end]),
-            metadata: p.metadata.map(own),
-            connection: p.connection.map(own),
+            destination: Some(&text[destination.0..destination.1]),
+            metadata: match metadata {
+                Some((at, end)) => Some(&text[at..end]),
+                None => p.metadata.map(|m| own(m).1),
+            },
+            canonical_metadata: metadata.is_some(),
+            connection: p.connection.map(|c| own(c).1),
         })
     }
 
@@ -392,9 +427,9 @@ impl<'p> Batch<'p> {
                 return;
             }
         };
-        let (message, destination, metadata) = (parts.message, parts.destination, parts.metadata);
+        let metadata = parts.metadata.map(|m| (m, parts.canonical_metadata));
         let whole = || serde_json::from_str::<Value>(text);
-        self.run_parts(message, destination, metadata, &whole, out);
+        self.run_parts(parts.message, parts.destination, metadata, &whole, out);
     }
 
     /// Many raw request items, a few at a time: read, then answered, so each half's code
@@ -499,7 +534,7 @@ impl<'p> Batch<'p> {
         self.run_parts(
             message.clone(),
             Some(destination.get()),
-            metadata.map(RawValue::get),
+            metadata.map(|m| (m.get(), false)),
             &whole,
             out,
         );
@@ -511,7 +546,8 @@ impl<'p> Batch<'p> {
         &mut self,
         message: Value,
         destination: Option<&'a str>,
-        metadata: Option<&'a str>,
+        // The metadata's text, and whether it is known to be JavaScript's form already.
+        metadata: Option<(&'a str, bool)>,
         whole: &dyn Fn() -> Result<Value, serde_json::Error>,
         out: &mut Vec<Response<'a>>,
     ) where
@@ -549,8 +585,8 @@ impl<'p> Batch<'p> {
         };
         let (meta, md) = match metadata {
             None => (Meta::Absent, Value::Null),
-            Some(raw) => {
-                let canonical = is_js_canonical(raw);
+            Some((raw, known)) => {
+                let canonical = known || is_js_canonical(raw);
                 if canonical && !plan.reads_metadata {
                     (Meta::Raw(raw), Value::Null)
                 } else {

@@ -29,6 +29,8 @@ pub struct Parts<'a> {
     /// The members' JSON text, as received (checked: serde_json read it).
     pub destination: Option<&'a str>,
     pub metadata: Option<&'a str>,
+    /// The metadata is known to be what JavaScript would print for it (checked when read).
+    pub canonical_metadata: bool,
     pub connection: Option<&'a str>,
 }
 
@@ -203,6 +205,7 @@ impl<'de> Visitor<'de> for ItemVisitor<'_> {
             message: message.unwrap_or(Value::Null),
             destination,
             metadata,
+            canonical_metadata: false,
             connection,
         }))
     }
