@@ -23,7 +23,7 @@ use crate::plan::{Plan, Shape};
 #[derive(Clone, Debug)]
 pub enum Meta<'a> {
     Absent,
-    /// JSON text as received (serde_json has read it).
+    /// JSON text as received, checked (serde_json read it, or [`js_canonical_end`] did).
     Raw(&'a str),
     Value(Value),
 }
@@ -313,7 +313,7 @@ impl<'p> Batch<'p> {
     /// caches.
     pub fn read<'a>(&self, text: &'a str) -> Read<'a> {
         let plan = self.plan;
-        if let Some(parts) = self.read_known_destination(text) {
+        if let Some(parts) = self.read_known_parts(text) {
             return Read::Parts(text, parts);
         }
         match split_item(text, &plan.message_reads) {
@@ -335,7 +335,7 @@ impl<'p> Batch<'p> {
     /// metadata) serde_json then finds at the item's top level is that `0` (the same text
     /// nested in the message, a member given twice, whitespace, leave the item to the plain
     /// read); the parts' texts are the item's own.
-    fn read_known_destination<'a>(&self, text: &'a str) -> Option<Parts<'a>> {
+    fn read_known_parts<'a>(&self, text: &'a str) -> Option<Parts<'a>> {
         static DESTINATION: LazyLock<Finder<'static>> =
             LazyLock::new(|| Finder::new(DESTINATION_KEY));
         static METADATA: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(METADATA_KEY));

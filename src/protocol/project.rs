@@ -26,7 +26,8 @@ use crate::value::{KeyText, NUMBER_TOKEN};
 pub struct Parts<'a> {
     /// The message, with just what the plan reads (`Null` when absent).
     pub message: Value,
-    /// The members' JSON text, as received (checked: serde_json read it).
+    /// The members' JSON text, as received and checked (serde_json read it, or it is the
+    /// text of a destination it read, or [`crate::protocol::json::js_canonical_end`] read it).
     pub destination: Option<&'a str>,
     pub metadata: Option<&'a str>,
     /// The metadata is known to be what JavaScript would print for it (checked when read).
