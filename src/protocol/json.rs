@@ -25,17 +25,48 @@ fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
+/// Eight bytes as one word, for the byte-wise tests below.
+const ONES: u64 = u64::MAX / 255;
+const HIGH: u64 = ONES << 7;
+
+/// The high bit of each byte of `w` below `n` (an ASCII byte): exact for the first such byte
+/// (a borrow can only mark bytes after it), so the lowest bit set is the first hit.
+#[inline]
+fn below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH
+}
+
+/// The high bit of each byte of `w` equal to `c` (exact for the first, as [`below`]).
+#[inline]
+fn equal(w: u64, c: u8) -> u64 {
+    below(w ^ (ONES * u64::from(c)), 1)
+}
+
+/// The high bit of each byte of `w` that [`needs_escape`] (exact for the first).
+#[inline]
+fn escape_hits(w: u64) -> u64 {
+    below(w, 0x20) | equal(w, b'"') | equal(w, b'\\')
+}
+
 /// Whether any of eight bytes needs escaping (a byte-wise compare done on the whole word).
 #[inline]
 fn word_needs_escape(w: u64) -> bool {
-    const ONES: u64 = u64::MAX / 255;
-    const HIGH: u64 = ONES << 7;
-    let quote = w ^ (ONES * u64::from(b'"'));
-    let backslash = w ^ (ONES * u64::from(b'\\'));
-    let any = (w.wrapping_sub(ONES * 0x20) & !w)
-        | (quote.wrapping_sub(ONES) & !quote)
-        | (backslash.wrapping_sub(ONES) & !backslash);
-    any & HIGH != 0
+    escape_hits(w) != 0
+}
+
+/// The place of the first byte at or after `i` that [`needs_escape`], eight bytes at a time.
+fn first_needing_escape(b: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let hits = escape_hits(u64::from_le_bytes(chunk.try_into().ok()?));
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?
+        .iter()
+        .position(|&c| needs_escape(c))
+        .map(|k| i + k)
 }
 
 /// Whether any byte of `b` needs escaping, eight bytes at a time (the last word padded with
@@ -263,14 +294,9 @@ pub fn without_lone_surrogates(text: &str) -> Option<String> {
 /// The place of the first `"` or `\\` in `b` at or after `i`, eight bytes at a time: most
 /// strings of an event are short, where a call to `memchr2` costs more than the scan.
 pub(crate) fn quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The high bit of each byte of `w` that is zero: exact for the first such byte (a borrow
-    // can only mark bytes after it).
-    let zeros = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
     while let Some(chunk) = b.get(i..i + 8) {
         let w = u64::from_le_bytes(chunk.try_into().ok()?);
-        let hits = zeros(w ^ (ONES * u64::from(b'"'))) | zeros(w ^ (ONES * u64::from(b'\\')));
+        let hits = equal(w, b'"') | equal(w, b'\\');
         if hits != 0 {
             return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
@@ -390,32 +416,9 @@ pub fn js_canonical_end<'b>(b: &'b [u8], mut i: usize) -> Option<usize> {
 /// escapes, when it is JSON and canonical: no control characters, no `\u` or `\/` escapes.
 /// Eight bytes at a time.
 fn canonical_string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // The high bit of each byte of `w` below `n` (ASCII), exact for the first such byte.
-    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
     let mut escaped = false;
     loop {
-        let stop = loop {
-            match b.get(i..i + 8) {
-                Some(chunk) => {
-                    let w = u64::from_le_bytes(chunk.try_into().ok()?);
-                    let hits = below(w ^ (ONES * u64::from(b'"')), 1)
-                        | below(w ^ (ONES * u64::from(b'\\')), 1)
-                        | below(w, 0x20);
-                    if hits != 0 {
-                        break i + (hits.trailing_zeros() / 8) as usize;
-                    }
-                    i += 8;
-                }
-                None => {
-                    break i + b
-                        .get(i..)?
-                        .iter()
-                        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
-                }
-            }
-        };
+        let stop = first_needing_escape(b, i)?;
         match b[stop] {
             b'"' => return Some((stop, escaped)),
             b'\\'

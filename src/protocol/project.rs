@@ -56,6 +56,11 @@ pub fn project(text: &str, tree: &ReadTree) -> Result<Value, serde_json::Error> 
     Ok(v)
 }
 
+/// JSON's whitespace, which is not all of ASCII's (no form feed).
+fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
 /// The items of a JSON array's text, found by its brackets, commas and strings alone, without
 /// reading the items (each is read, and so checked, when it is mapped: [`split_item`]). `None`
 /// when the text around the items is not an array's: `[`, items between commas, `]`, and only
@@ -63,10 +68,8 @@ pub fn project(text: &str, tree: &ReadTree) -> Result<Value, serde_json::Error> 
 /// item JSON, the whole text is.
 pub fn split_array(text: &str) -> Option<Vec<&str>> {
     let b = text.as_bytes();
-    // JSON's whitespace, which is not all of ASCII's (no form feed).
-    let is_ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
     let ws = |mut i: usize| {
-        while b.get(i).is_some_and(|&c| is_ws(c)) {
+        while b.get(i).is_some_and(|&c| is_ws(char::from(c))) {
             i += 1;
         }
         i
@@ -98,9 +101,7 @@ pub fn split_array(text: &str) -> Option<Vec<&str>> {
                 _ => i += 1,
             }
         };
-        let item = text
-            .get(start..i)?
-            .trim_end_matches(|c: char| c.is_ascii() && is_ws(c as u8));
+        let item = text.get(start..i)?.trim_end_matches(is_ws);
         if item.is_empty() {
             return None;
         }
@@ -123,7 +124,6 @@ pub fn split_array(text: &str) -> Option<Vec<&str>> {
 /// and `]`, read one way only); when one does not, [`split_array`] decides. `None` when the
 /// text is not `[`, a `{"key":` opening and, at its end, `}]` (whitespace outside allowed).
 pub fn guess_items(text: &str) -> Option<Vec<&str>> {
-    let is_ws = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
     let inner = text
         .trim_matches(is_ws)
         .strip_prefix('[')?
