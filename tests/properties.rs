@@ -407,6 +407,25 @@ proptest! {
     }
 
     #[test]
+    fn a_number_spelled_as_javascript_spells_it_is_printed_unchanged(
+        negative in any::<bool>(),
+        int in "(0|[1-9][0-9]{0,17})",
+        frac in "0{0,8}[0-9]{0,12}",
+        double in any::<f64>(),
+    ) {
+        // What is_js_spelling lets through unread is exactly what JavaScript prints for the
+        // double it reads as (the slow path: parse, then JavaScript's Number::toString):
+        // written decimals of every length and the shortest spellings of arbitrary doubles.
+        let written = format!("{}{int}{}{frac}", if negative { "-" } else { "" }, if frac.is_empty() { "" } else { "." });
+        for literal in [written, double.to_string(), format!("{double:?}")] {
+            if eventmap::eval::js::is_js_spelling(&literal) {
+                let parsed: f64 = literal.parse().unwrap();
+                prop_assert_eq!(eventmap::eval::js::number_to_js(parsed), literal);
+            }
+        }
+    }
+
+    #[test]
     fn any_json_as_a_request_item(item in any_json()) {
         check(&item)?;
     }

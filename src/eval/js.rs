@@ -285,7 +285,7 @@ pub fn compare(a: Option<&Value>, b: Option<&Value>) -> Option<std::cmp::Orderin
 
 /// A JSON number literal rewritten the way `JSON.stringify(JSON.parse(literal))` prints it.
 pub fn json_number_to_js(literal: &str) -> String {
-    if is_plain_integer(literal) {
+    if is_js_spelling(literal) {
         return literal.to_owned();
     }
     match literal.parse::<f64>() {
@@ -302,6 +302,32 @@ pub fn is_plain_integer(literal: &str) -> bool {
         && digits.len() <= 15
         && digits.bytes().all(|b| b.is_ascii_digit())
         && (digits == "0" && !literal.starts_with('-') || !digits.starts_with('0'))
+}
+
+/// A literal JavaScript prints unchanged (`JSON.stringify(JSON.parse(literal))` gives it
+/// back): a plain integer ([`is_plain_integer`]), or a fraction in JavaScript's fixed notation
+/// of at most 15 significant digits, no zero ending it and, below 1, at most five zeros after
+/// the point (JavaScript writes 1e-7 for 0.0000001). Two numbers of at most 15 significant
+/// digits never read as the same double, so no shorter spelling reads as this one's: its
+/// digits are the shortest, the ones JavaScript prints.
+pub fn is_js_spelling(literal: &str) -> bool {
+    if is_plain_integer(literal) {
+        return true;
+    }
+    let unsigned = literal.strip_prefix('-').unwrap_or(literal);
+    let Some((int, frac)) = unsigned.split_once('.') else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || !digits(frac) || frac.ends_with('0') {
+        return false;
+    }
+    if int == "0" {
+        let significant = frac.trim_start_matches('0').len();
+        frac.len() - significant <= 5 && significant <= 15
+    } else {
+        !int.starts_with('0') && int.len() + frac.len() <= 15
+    }
 }
 
 /// Whether `key` is an own key of `target` the way `key in target` sees JSON data.

@@ -7,11 +7,11 @@ use std::io::{self, Write};
 
 use crate::value::{Map, Str, Value};
 
-use crate::eval::js::{is_plain_integer, json_number_to_js};
+use crate::eval::js::{is_js_spelling, json_number_to_js};
 
 /// A number's JSON text as JavaScript writes the double it parses to.
 pub fn write_number(out: &mut Vec<u8>, text: &str) {
-    if is_plain_integer(text) {
+    if is_js_spelling(text) {
         out.extend_from_slice(text.as_bytes());
     } else {
         out.extend_from_slice(json_number_to_js(text).as_bytes());
@@ -315,8 +315,8 @@ pub fn is_js_canonical(raw: &str) -> bool {
 }
 
 /// The end of the JSON value at `b[i..]` when it is JSON and exactly what JavaScript would
-/// print for it (so it can be echoed as is): compact, numbers plain integers of at most 15
-/// digits, strings without control characters or `\u` and `\/` escapes, no integer-like keys
+/// print for it (so it can be echoed as is): compact, numbers spelled as JavaScript spells
+/// them ([`is_js_spelling`]), strings without control characters or `\u` and `\/` escapes, no integer-like keys
 /// (JavaScript moves those first), no key twice in an object (JavaScript keeps one), at most
 /// 100 levels deep. The grammar is checked strictly, so a value it accepts needs no other
 /// reading; conservative: `None` only costs a reading and a re-serialization.
@@ -377,7 +377,7 @@ pub fn js_canonical_end<'b>(b: &'b [u8], mut i: usize) -> Option<usize> {
                 ) {
                     i += 1;
                 }
-                if !std::str::from_utf8(&b[start..i]).is_ok_and(crate::eval::js::is_plain_integer) {
+                if !std::str::from_utf8(&b[start..i]).is_ok_and(is_js_spelling) {
                     return None;
                 }
             }
@@ -569,5 +569,21 @@ mod tests {
         assert!(is_js_canonical(r#"{"a\\":"x\"y\\","1a":2}"#));
         assert!(!is_js_canonical(r#"{"a":"\/"}"#));
         assert!(!is_js_canonical(r#"{"a":"x"#));
+        // Fractions as JavaScript writes them, and as it does not.
+        assert!(is_js_canonical(
+            r#"{"p":29.99,"q":-0.5,"r":0.000001,"s":123456789.012345}"#
+        ));
+        for n in [
+            "1.50",
+            "0.0000001",
+            "123456789.0123456",
+            "1.",
+            "01.5",
+            "1e3",
+            "-0",
+            "1.0",
+        ] {
+            assert!(!is_js_canonical(&format!(r#"{{"p":{n}}}"#)), "{n}");
+        }
     }
 }
