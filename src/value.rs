@@ -88,6 +88,51 @@ fn same_key(k: &str, key: &str) -> bool {
     k.len() == key.len() && k.as_bytes().first() == key.as_bytes().first() && k == key
 }
 
+/// One of 64 bits for a key, from its length and its first and last bytes: equal keys have
+/// the same bit, so a key whose bit is not among those of the keys before it is new.
+pub(crate) fn key_sketch(b: &[u8]) -> u64 {
+    let (first, last) = (
+        b.first().copied().unwrap_or(0),
+        b.last().copied().unwrap_or(0),
+    );
+    let h = (b.len() as u32)
+        .wrapping_mul(0x9E37_79B9)
+        .wrapping_add(u32::from(first) << 8 | u32::from(last));
+    1 << (h.wrapping_mul(0x85EB_CA6B) >> 26)
+}
+
+/// An object read key by key as `JSON.parse` reads it (a key given again keeps its first
+/// place and takes the last value), looking for an earlier same key only when the keys'
+/// sketches say there may be one: most keys are appended without comparing any.
+pub(crate) struct MapReader {
+    map: Map,
+    seen: u64,
+}
+
+impl MapReader {
+    pub(crate) fn with_capacity(n: usize) -> MapReader {
+        MapReader {
+            map: Map::with_capacity(n),
+            seen: 0,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(&mut self, key: Str, value: Value) {
+        let bit = key_sketch(key.as_bytes());
+        if self.seen & bit == 0 {
+            self.map.push_new(key, value);
+        } else {
+            self.map.insert(key, value);
+        }
+        self.seen |= bit;
+    }
+
+    pub(crate) fn into_map(self) -> Map {
+        self.map
+    }
+}
+
 impl Map {
     pub fn new() -> Map {
         Map::default()
@@ -149,8 +194,23 @@ impl Map {
         self.push_new(key, value);
     }
 
+    /// Inlined where it is called (the key and value built in place), the hashing apart.
+    #[inline]
     fn push_new(&mut self, key: Str, value: Value) -> usize {
         let i = self.entries.len();
+        if self.index.is_some() {
+            self.index_new(&key, i);
+        }
+        self.entries.push((key, value));
+        if self.index.is_none() && self.entries.len() > INDEXED {
+            self.reindex();
+        }
+        i
+    }
+
+    /// Adds the key about to be appended at `i` to the index.
+    #[cold]
+    fn index_new(&mut self, key: &Str, i: usize) {
         if let Some(ix) = &mut self.index {
             let h = ix.hasher.hash_one(key.as_str());
             ix.dotted |= key.contains('.');
@@ -158,11 +218,6 @@ impl Map {
             let entries = &self.entries;
             table.insert_unique(h, i, |&j| hasher.hash_one(entries[j].0.as_str()));
         }
-        self.entries.push((key, value));
-        if self.index.is_none() && self.entries.len() > INDEXED {
-            self.reindex();
-        }
-        i
     }
 
     fn reindex(&mut self) {
@@ -904,7 +959,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut m = Map::new();
+        let mut m = MapReader::with_capacity(0);
         let mut first = true;
         while let Some(key) = map.next_key::<KeyText<'de>>()? {
             if std::mem::take(&mut first) {
@@ -914,12 +969,12 @@ impl<'de> Visitor<'de> for ValueVisitor {
                 }
                 // An event's objects mostly hold a few to a dozen keys: room for eight at
                 // once, not grown from four.
-                m = Map::with_capacity(8);
+                m = MapReader::with_capacity(8);
             }
             let v: Value = map.next_value()?;
-            m.insert(key.into_str(), v);
+            m.add(key.into_str(), v);
         }
-        Ok(Value::Object(m))
+        Ok(Value::Object(m.into_map()))
     }
 }
 
@@ -1017,6 +1072,27 @@ mod tests {
     fn a_value_is_32_bytes() {
         // serde_json's is 80 with key order kept; less than half the bytes to copy, move and drop.
         assert_eq!(std::mem::size_of::<Value>(), 32);
+    }
+
+    #[test]
+    fn a_key_given_again_keeps_its_first_place_and_takes_the_last_value() {
+        // As JSON.parse reads it, below and past the index threshold, with keys whose
+        // sketches collide (same length, first and last bytes) and keys given again.
+        for n in [3, 40] {
+            let mut text = String::from("{");
+            for i in 0..n {
+                text.push_str(&format!(r#""k{i}x":{i},"k{i}":{i},"#));
+            }
+            text.push_str(r#""k1":"again","k0x":"last"}"#);
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let m = v.as_object().unwrap();
+            assert_eq!(m.len(), 2 * n);
+            let keys: Vec<&str> = m.keys().map(Str::as_str).collect();
+            assert_eq!(&keys[..4], ["k0x", "k0", "k1x", "k1"]);
+            assert_eq!(m["k1"], "again");
+            assert_eq!(m["k0x"], "last");
+            assert_eq!(m["k2"], Value::from(2));
+        }
     }
 
     #[test]

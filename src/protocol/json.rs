@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use crate::value::{Map, Str, Value};
+use crate::value::{Map, Str, Value, key_sketch};
 
 use crate::eval::js::{is_js_spelling, json_number_to_js};
 
@@ -433,19 +433,6 @@ fn canonical_string_end(b: &[u8], mut i: usize) -> Option<(usize, bool)> {
             _ => return None,
         }
     }
-}
-
-/// One of 64 bits for a key, from its length and its first and last bytes: equal keys have
-/// the same bit.
-fn key_sketch(b: &[u8]) -> u64 {
-    let (first, last) = (
-        b.first().copied().unwrap_or(0),
-        b.last().copied().unwrap_or(0),
-    );
-    let h = (b.len() as u32)
-        .wrapping_mul(0x9E37_79B9)
-        .wrapping_add(u32::from(first) << 8 | u32::from(last));
-    1 << (h.wrapping_mul(0x85EB_CA6B) >> 26)
 }
 
 pub fn to_js_string(value: &Value) -> String {

@@ -14,13 +14,13 @@
 
 use std::fmt;
 
-use crate::value::{Map, Str, Value};
+use crate::value::{Str, Value};
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::plan::ReadTree;
-use crate::value::{KeyText, NUMBER_TOKEN};
+use crate::value::{KeyText, MapReader, NUMBER_TOKEN};
 
 /// The members of a request item the fast path reads.
 pub struct Parts<'a> {
@@ -277,7 +277,7 @@ impl<'de> Visitor<'de> for Project<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         // Sized for what the tree can keep, so the map is not grown key by key.
-        let mut m = Map::with_capacity(self.tree.children.len().min(32));
+        let mut m = MapReader::with_capacity(self.tree.children.len().min(32));
         let mut first = true;
         while let Some(key) = map.next_key::<KeyText>()? {
             if std::mem::take(&mut first) && key.as_str() == NUMBER_TOKEN {
@@ -288,14 +288,14 @@ impl<'de> Visitor<'de> for Project<'_> {
             match self.tree.child(key.as_str()) {
                 Some(tree) => {
                     let v = map.next_value_seed(Project { tree })?;
-                    m.insert(key.into_str(), v);
+                    m.add(key.into_str(), v);
                 }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
         }
-        Ok(Value::Object(m))
+        Ok(Value::Object(m.into_map()))
     }
 }
 
