@@ -262,7 +262,8 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
             }
             owned(Value::Object(m))
         }
-        Expr::Text(t) => s.text(t)?,
+        // Returned as they are: their result is written in this call's place, not copied.
+        Expr::Text(t) => return s.text(t),
         Expr::Unary(op, x) => {
             let v = eval(x, s)?;
             match op {
@@ -271,7 +272,7 @@ pub fn eval<'a>(e: &'a Expr, s: &Scope<'a>) -> Result<Val<'a>, Failure> {
                 Unary::Plus => owned(js::num(js::to_number(v.as_deref()))),
             }
         }
-        Expr::Call(f, args) => func::call(*f, args, s)?,
+        Expr::Call(f, args) => return func::call(*f, args, s),
     })
 }
 
