@@ -316,9 +316,9 @@ pub fn is_js_canonical(raw: &str) -> bool {
 
 /// The end of the JSON value at `b[i..]` when it is JSON and exactly what JavaScript would
 /// print for it (so it can be echoed as is): compact, numbers spelled as JavaScript spells
-/// them ([`is_js_spelling`]), strings without control characters or `\u` and `\/` escapes, no integer-like keys
-/// (JavaScript moves those first), no key twice in an object (JavaScript keeps one), at most
-/// 100 levels deep. The grammar is checked strictly, so a value it accepts needs no other
+/// them ([`is_js_spelling`]), strings without control characters or `\u` and `\/` escapes,
+/// no integer-like keys (JavaScript moves those first), no key twice in an object (JavaScript
+/// keeps one), at most 100 levels deep. The grammar is checked strictly, so a value it accepts needs no other
 /// reading; conservative: `None` only costs a reading and a re-serialization.
 pub fn js_canonical_end<'b>(b: &'b [u8], mut i: usize) -> Option<usize> {
     /// Marks a list in `frames` (it has no keys to keep apart).
